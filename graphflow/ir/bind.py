@@ -1,0 +1,105 @@
+"""`bind`: the one function through which every op enters the IR.
+
+The handler is chosen from the inputs' types (the highest `_gf_level` wins, as in JAX's
+find-top-trace): plain `Node`s go to the graph builder below; eager tensors, static symbolic
+tensors and tracers bring their own handlers, which convert the other inputs and decide whether
+to record a node, execute it, or both."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from graphflow.errors import DTypeError, GraphflowError, ShapeError
+from graphflow.ir import source
+from graphflow.ir.graph import Attrs, Node
+from graphflow.ir.registry import REQUIRED, OpDef, get_op
+
+
+class Handler(Protocol):
+    level: int
+
+    def bind(self, op: OpDef, inputs: tuple[Any, ...], attrs: dict[str, Any]) -> Any: ...
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def normalize_attrs(op: OpDef, attrs: dict[str, Any]) -> Attrs:
+    unknown = set(attrs) - set(op.attrs)
+    if unknown:
+        raise TypeError(f"{op.name}: unknown attribute(s) {sorted(unknown)}; expected {sorted(op.attrs)}")
+    out = {}
+    for name, default in op.attrs.items():
+        if name in attrs:
+            out[name] = _freeze(attrs[name])
+        elif default is REQUIRED:
+            raise TypeError(f"{op.name}: missing attribute {name!r}")
+        else:
+            out[name] = default
+    return Attrs(out)
+
+
+def infer_type(op: OpDef, inputs: tuple[Node, ...] | tuple[Any, ...], attrs: Attrs, loc: object = None):
+    """Run the op's shape/dtype inference; errors name the op, the operand types and the line."""
+    if op.arity is not None and len(inputs) != op.arity:
+        raise TypeError(_message(op, f"expects {op.arity} input(s), got {len(inputs)}", loc))
+    types = tuple(i.type for i in inputs)
+    try:
+        return op.infer(types, attrs)
+    except (GraphflowError, ValueError, TypeError, IndexError) as exc:
+        operands = ", ".join(str(t) for t in types)
+        msg = str(exc)
+        if not msg.startswith(op.name):
+            msg = f"{op.name}: {msg}"
+        if operands and "operands" not in msg:
+            msg += f" [operands: {operands}]"
+        kind = type(exc) if isinstance(exc, GraphflowError) else (
+            ShapeError if isinstance(exc, ValueError) else DTypeError if isinstance(exc, TypeError)
+            else type(exc))
+        raise kind(_message(op, msg, loc, prefixed=True)) from None
+
+
+def _message(op: OpDef, msg: str, loc: object, prefixed: bool = False) -> str:
+    text = msg if prefixed else f"{op.name}: {msg}"
+    return f"{text} (at {loc})" if loc else text
+
+
+def make_node(op: OpDef, inputs: tuple[Node, ...], attrs: dict[str, Any] | Attrs,
+              name: str | None = None, loc: object = None) -> Node:
+    """Build one node: normalise attributes, infer the type, record the user's line."""
+    if not isinstance(attrs, Attrs):
+        attrs = normalize_attrs(op, attrs)
+    if loc is None:
+        loc = source.capture(2)
+    type_ = infer_type(op, inputs, attrs, loc)
+    return Node(op, tuple(inputs), attrs, type_, loc=loc, name=name)
+
+
+class GraphBuilder:
+    """The base handler: inputs are Nodes, the result is a new Node."""
+
+    level = 0
+
+    def bind(self, op: OpDef, inputs: tuple[Any, ...], attrs: dict[str, Any]) -> Node:
+        for i, x in enumerate(inputs):
+            if not isinstance(x, Node):
+                raise TypeError(f"{op.name}: input {i} is a {type(x).__name__}, expected a graph Node")
+        return make_node(op, inputs, attrs)
+
+
+GRAPH_BUILDER = GraphBuilder()
+
+
+def bind(op: OpDef | str, *inputs: Any, **attrs: Any) -> Any:
+    """Apply primitive `op` to `inputs` through the handler the inputs call for."""
+    if not isinstance(op, OpDef):
+        op = get_op(op)
+    handler: Handler = GRAPH_BUILDER
+    for x in inputs:
+        h = getattr(x, "_gf_handler", None)
+        if h is not None and h.level > handler.level:
+            handler = h
+    return handler.bind(op, inputs, attrs)

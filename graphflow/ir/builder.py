@@ -1,0 +1,83 @@
+"""Small helpers for writing gradient rules and composite ops over `bind`.
+
+They accept any value `bind` accepts (graph Nodes, eager or symbolic tensors): a gradient rule
+written with them works wherever autodiff runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphflow.ir.bind import bind
+from graphflow.ir.dtypes import DType
+from graphflow.ir.shapes import Shape
+
+
+def constant(value: Any, dtype: DType) -> Any:
+    from graphflow.ir.ops.source import ConstValue
+
+    arr = np.asarray(value, dtype=dtype.np)
+    return bind("constant", value=ConstValue(arr))
+
+
+def full(shape: Shape, value: Any, dtype: DType) -> Any:
+    """A tensor of `shape` filled with `value` (a broadcast scalar constant)."""
+    c = bind("constant", value=_const(value, dtype))
+    return c if tuple(shape) == () else bind("broadcast_to", c, shape=tuple(shape))
+
+
+def _const(value: Any, dtype: DType):
+    from graphflow.ir.ops.source import ConstValue
+
+    return ConstValue(np.asarray(value, dtype=dtype.np))
+
+
+def full_like(x: Any, value: Any, dtype: DType | None = None) -> Any:
+    return full(x.shape, value, dtype or x.dtype)
+
+
+def zeros_like(x: Any) -> Any:
+    return full_like(x, 0)
+
+
+def ones_like(x: Any) -> Any:
+    return full_like(x, 1)
+
+
+def scalar_op(op: str, x: Any, value: Any) -> Any:
+    """x <op> value, with value a Python scalar broadcast to x."""
+    return bind(op, x, full_like(x, value))
+
+
+def sum_to(g: Any, shape: Shape) -> Any:
+    """Sum `g` down to `shape` (undo broadcasting): the gradient of broadcast_to."""
+    shape = tuple(shape)
+    if tuple(g.shape) == shape:
+        return g
+    lead = len(g.shape) - len(shape)
+    axes = list(range(lead))
+    for i, d in enumerate(shape):
+        if d == 1 and g.shape[lead + i] != 1:
+            axes.append(lead + i)
+    out = bind("reduce_sum", g, axes=tuple(axes), keepdims=False) if axes else g
+    if tuple(out.shape) != shape:
+        out = bind("reshape", out, shape=shape)
+    return out
+
+
+def keepdims_shape(shape: Shape, axes: tuple[int, ...]) -> Shape:
+    return tuple(1 if i in axes else d for i, d in enumerate(shape))
+
+
+def expand_reduced(g: Any, in_shape: Shape, axes: tuple[int, ...], keepdims: bool) -> Any:
+    """Broadcast a reduction's cotangent back over the reduced axes."""
+    if not keepdims:
+        g = bind("reshape", g, shape=keepdims_shape(in_shape, axes))
+    return bind("broadcast_to", g, shape=tuple(in_shape))
+
+
+def transpose_last2(x: Any) -> Any:
+    n = len(x.shape)
+    perm = tuple(range(n - 2)) + (n - 1, n - 2)
+    return bind("permute", x, perm=perm)
