@@ -16,9 +16,15 @@ from graphflow.ir.registry import REQUIRED, OpDef, get_op
 
 
 class Handler(Protocol):
+    """How one kind of value (graph nodes, eager tensors, symbolic tensors, tracers) takes ops."""
+
     level: int
 
     def bind(self, op: OpDef, inputs: tuple[Any, ...], attrs: dict[str, Any]) -> Any: ...
+
+    def constant(self, array: Any) -> Any:
+        """A literal of this handler's kind of value."""
+        ...
 
 
 def _freeze(value: Any) -> Any:
@@ -89,17 +95,27 @@ class GraphBuilder:
                 raise TypeError(f"{op.name}: input {i} is a {type(x).__name__}, expected a graph Node")
         return make_node(op, inputs, attrs)
 
+    def constant(self, array: Any) -> Node:
+        from graphflow.ir.ops.source import ConstValue
+
+        return make_node(get_op("constant"), (), {"value": ConstValue(array)})
+
 
 GRAPH_BUILDER = GraphBuilder()
+
+
+def handler_of(*values: Any) -> Handler:
+    """The handler that ops over these values go to (the highest level among them)."""
+    handler: Handler = GRAPH_BUILDER
+    for x in values:
+        h = getattr(x, "_gf_handler", None)
+        if h is not None and h.level > handler.level:
+            handler = h
+    return handler
 
 
 def bind(op: OpDef | str, *inputs: Any, **attrs: Any) -> Any:
     """Apply primitive `op` to `inputs` through the handler the inputs call for."""
     if not isinstance(op, OpDef):
         op = get_op(op)
-    handler: Handler = GRAPH_BUILDER
-    for x in inputs:
-        h = getattr(x, "_gf_handler", None)
-        if h is not None and h.level > handler.level:
-            handler = h
-    return handler.bind(op, inputs, attrs)
+    return handler_of(*inputs).bind(op, inputs, attrs)

@@ -9,32 +9,24 @@ from typing import Any
 
 import numpy as np
 
-from graphflow.ir.bind import bind
+from graphflow.ir.bind import bind, handler_of
 from graphflow.ir.dtypes import DType
 from graphflow.ir.shapes import Shape
 
 
-def constant(value: Any, dtype: DType) -> Any:
-    from graphflow.ir.ops.source import ConstValue
-
-    arr = np.asarray(value, dtype=dtype.np)
-    return bind("constant", value=ConstValue(arr))
+def constant(value: Any, dtype: DType, like: Any = None) -> Any:
+    """A literal, of the same kind of value as `like` (a Node when `like` is None)."""
+    return handler_of(like).constant(np.asarray(value, dtype=dtype.np))
 
 
-def full(shape: Shape, value: Any, dtype: DType) -> Any:
+def full(shape: Shape, value: Any, dtype: DType, like: Any = None) -> Any:
     """A tensor of `shape` filled with `value` (a broadcast scalar constant)."""
-    c = bind("constant", value=_const(value, dtype))
+    c = constant(value, dtype, like)
     return c if tuple(shape) == () else bind("broadcast_to", c, shape=tuple(shape))
 
 
-def _const(value: Any, dtype: DType):
-    from graphflow.ir.ops.source import ConstValue
-
-    return ConstValue(np.asarray(value, dtype=dtype.np))
-
-
 def full_like(x: Any, value: Any, dtype: DType | None = None) -> Any:
-    return full(x.shape, value, dtype or x.dtype)
+    return full(x.shape, value, dtype or x.dtype, like=x)
 
 
 def zeros_like(x: Any) -> Any:

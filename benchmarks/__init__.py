@@ -1,0 +1,1 @@
+"""graphflow's benchmark harness and main job."""
