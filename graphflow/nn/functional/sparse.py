@@ -24,7 +24,7 @@ def concrete(x: Any) -> np.ndarray | None:
     if isinstance(x, np.ndarray | int | float | list | tuple):
         return np.asarray(x)
     if type(x).__name__ == "Node":
-        return None
+        return x.attrs["value"].array if x.op.name == "constant" else None
     getter = getattr(x, "_concrete_numpy", None)
     if getter is not None:
         return getter()
