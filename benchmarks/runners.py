@@ -7,6 +7,7 @@ runner that cannot do one workload raises `Unsupported` with the reason while pr
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
 from typing import Any
@@ -164,7 +165,7 @@ class GraphflowRunner(Runner):
             mod, reason = _import(module)
             if mod is None or not hasattr(mod, attr):
                 return False, f"{module}.{attr} is not built into this version of graphflow"
-        if self.mode != "graph" and self.backend != "cuda" and not hasattr(gf, "set_backend"):
+        if self.mode in ("eager", "compile") and self.backend != "cuda" and not hasattr(gf, "set_backend"):
             return False, "gf.set_backend is missing, so the CPU backend cannot be chosen"
         return True, "available"
 
@@ -301,7 +302,7 @@ class GraphflowRunner(Runner):
                 train_op = S.train.GradientDescentOptimizer(spec.lr).minimize(loss)
                 fetches = [train_op, loss]
                 init = S.global_variables_initializer()
-        sess = S.Session(graph=graph)
+        sess = _session(S, graph, self.backend)
         if variables:
             sess.run(init)
 
@@ -311,6 +312,16 @@ class GraphflowRunner(Runner):
         if spec.kind == "train":
             return run, lambda out: [np.asarray(out[1])] + [np.asarray(v) for v in sess.run(variables)]
         return run, lambda out: [np.asarray(o) for o in out]
+
+
+def _session(S: Any, graph: Any, backend: str) -> Any:
+    """A Session on the chosen backend (the keyword is passed only where the Session takes it)."""
+    params = inspect.signature(S.Session).parameters
+    if "backend" in params:
+        import graphflow as gf
+
+        return S.Session(graph=graph, backend=gf.backends.get_backend(backend))
+    return S.Session(graph=graph)
 
 
 def all_runners(modes: Sequence[str] = MODES, backends: Sequence[str] = BACKENDS,
