@@ -14,6 +14,7 @@ from graphflow.ir.dtypes import (
 )
 from graphflow.ir.dtypes import bool_ as bool  # noqa: A001 - PyTorch's name
 from graphflow.ir.dtypes import DType as dtype  # noqa: N813
+from graphflow.ir.dtypes import promote_types  # noqa: F401
 from graphflow import backends
 
 float = float32  # noqa: A001
@@ -24,3 +25,19 @@ int = int32  # noqa: A001
 short = int16
 
 __version__ = "0.1.0"
+
+# ---- eager mode (PyTorch names) ------------------------------------------------------------
+from graphflow.eager import *  # noqa: E402,F401,F403
+from graphflow.eager import __all__ as _eager_all  # noqa: E402
+# gf.exp, gf.matmul, gf.where, gf.cat, gf.softmax, gf.sum, ... (the functional layer's public names)
+from graphflow.ops.elementwise import *  # noqa: E402,F401,F403
+from graphflow.ops.linalg import *  # noqa: E402,F401,F403
+from graphflow.ops.reductions import *  # noqa: E402,F401,F403
+from graphflow.ops.shape import *  # noqa: E402,F401,F403
+from graphflow.random import Generator, initial_seed, manual_seed, seed, get_rng_state, set_rng_state  # noqa: E402,F401
+from graphflow import autograd  # noqa: E402,F401
+from graphflow import random  # noqa: E402,F401
+
+del _eager_all
+
+# ---- other front ends and subsystems (one line each, appended below) ------------------------

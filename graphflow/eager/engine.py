@@ -1,0 +1,252 @@
+"""`backward()` and `autograd.grad` over the tape.
+
+The gradient graph comes from `graphflow.autodiff.grad` applied to the tape's nodes; forward
+nodes whose values the gradient reads become the graph's inputs, fed from the values the tape
+holds. The compiled gradient graph is cached by the tape's structure (ops, attributes, types,
+wiring), so a training loop whose structure repeats compiles once. With `create_graph=True` the
+gradient graph is replayed through the eager handler instead, so the gradients are themselves
+recorded (higher-order derivatives)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from graphflow import autodiff
+from graphflow.eager.grad_mode import STATE as GRAD
+from graphflow.eager.runtime import RUNTIME, cpu_backend
+from graphflow.eager.tape import INPUT_OP, TapeNode, op_label
+from graphflow.eager.tensor import HANDLER, Tensor, _new, apply
+from graphflow.ir.graph import Attrs, Graph, Node, TensorType, toposort
+
+_CACHE: dict[tuple, _Plan] = {}
+_CACHE_LIMIT = 256
+
+FREED = ("Trying to backward through the graph a second time (or to read values after they were freed). "
+         "Pass retain_graph=True to backward() or autograd.grad() the first time if you need to backward "
+         "through the graph again.")
+
+
+class _Plan:
+    """A cached gradient graph: which tape positions feed it and which target each output is."""
+
+    __slots__ = ("graph", "exe", "needed", "out_targets", "n_seeds")
+
+    def __init__(self, graph: Graph, exe: Any, needed: list[int], out_targets: list[int], n_seeds: int):
+        self.graph = graph
+        self.exe = exe
+        self.needed = needed
+        self.out_targets = out_targets
+        self.n_seeds = n_seeds
+
+
+def _tape(roots: Sequence[TapeNode]) -> tuple[list[TapeNode], dict[int, int], tuple]:
+    order = toposort(roots)
+    index: dict[int, int] = {}
+    rows = []
+    for pos, n in enumerate(order):
+        index[n.id] = pos
+        if n.inputs:
+            if n.value is None:
+                raise RuntimeError(FREED)
+            rows.append((n.op, n.attrs, n.type, tuple([index[i.id] for i in n.inputs])))
+        else:
+            rows.append((n.op, n.type, n.rg))
+    return order, index, tuple(rows)
+
+
+def _seed_node(i: int, t: TensorType) -> Node:
+    return Node(INPUT_OP, (), Attrs({"name": f"seed{i}", "dtype": t.dtype, "shape": t.shape}), t)
+
+
+def _plan(order: list[TapeNode], roots: list[int], targets: list[int], compile_: bool) -> _Plan:
+    seeds = [_seed_node(i, order[r].type) for i, r in enumerate(roots)]
+    grads = autodiff.grad(None, [order[r] for r in roots], [order[t] for t in targets], seeds=seeds)
+    outputs = [g for g in grads if g is not None]
+    out_targets = [k for k, g in enumerate(grads) if g is not None]
+    fwd = {n.id: pos for pos, n in enumerate(order)}
+    reached = Graph(outputs, inputs=list(order) + seeds).nodes
+    needed = [fwd[n.id] for n in reached if n.id in fwd]
+    graph = Graph(outputs, inputs=seeds + [order[p] for p in needed])
+    exe = None
+    if compile_ and outputs:
+        exe = (RUNTIME.backend or cpu_backend()).compile(graph)
+    return _Plan(graph, exe, needed, out_targets, len(seeds))
+
+
+def _check_version(node: TapeNode) -> None:
+    if node.version != node.vc.version:
+        what = "the leaf tensor" if not node.inputs else f"the output of {op_label(node)}"
+        raise RuntimeError(
+            f"one of the values needed for gradient computation has been modified by an in-place operation: "
+            f"{what}, of type {node.type}, is at version {node.vc.version} (last changed by "
+            f"`{node.vc.last_op}`); expected version {node.version}. Avoid the in-place op, or clone() the "
+            f"value before modifying it.")
+
+
+def _seed_tensor(root: Tensor, gradient: Any) -> Tensor:
+    if gradient is None:
+        if root._data.size != 1:
+            raise RuntimeError(f"grad can be implicitly created only for scalar outputs (got an output of shape "
+                               f"{tuple(root.shape)}); pass gradient= with the output's shape")
+        return _new(np.ones(root._data.shape, dtype=root._dtype.np), root._dtype, root._device)
+    if not isinstance(gradient, Tensor):
+        gradient = HANDLER.constant(np.asarray(gradient, dtype=root._dtype.np))
+    if tuple(gradient.shape) != tuple(root.shape):
+        raise RuntimeError(f"mismatch in shape: grad_output has shape {tuple(gradient.shape)} and output has "
+                           f"shape {tuple(root.shape)}")
+    if gradient._dtype is not root._dtype:
+        from graphflow.ops.values import cast
+
+        gradient = cast(gradient, root._dtype)
+    return gradient
+
+
+def run(roots: Sequence[Tensor], gradients: Sequence[Any], targets: Sequence[Tensor] | None,
+        retain_graph: bool, create_graph: bool) -> tuple[list[Tensor | None], list[TapeNode]]:
+    """Gradients of the roots (seeded by `gradients`) with respect to `targets` (None: every leaf
+    requiring grad). Returns the gradients and, when targets is None, the leaf nodes they belong to."""
+    root_nodes = []
+    for k, r in enumerate(roots):
+        if not r._rg:
+            raise RuntimeError(f"element {k} of tensors does not require grad and does not have a grad_fn")
+        if r._node is None:  # a leaf requiring grad that no op has used yet
+            from graphflow.eager.tensor import _node_of
+
+            _node_of(r)
+        root_nodes.append(r._node)
+    seeds = [_seed_tensor(r, g) for r, g in zip(roots, gradients)]
+    order, index, rows = _tape(root_nodes)
+    if targets is None:
+        target_pos = [p for p, n in enumerate(order) if not n.inputs and n.rg and n.leaf is not None]
+    else:
+        target_pos = [index.get(t._node.id, -1) if t._node is not None else -1 for t in targets]
+    used = [p for p in target_pos if p >= 0]
+    root_pos = [index[n.id] for n in root_nodes]
+    backend = RUNTIME.backend or cpu_backend()
+    key = (rows, tuple(root_pos), tuple(used), RUNTIME.name, create_graph)
+    plan = _CACHE.get(key)
+    if plan is None:
+        plan = _plan(order, root_pos, used, compile_=not create_graph)
+        if len(_CACHE) >= _CACHE_LIMIT:
+            _CACHE.clear()
+        _CACHE[key] = plan
+    for p in plan.needed:
+        _check_version(order[p])
+    results: list[Tensor | None] = [None] * len(used)
+    if plan.out_targets:
+        if create_graph:
+            outs = _replay(plan, order, seeds)
+        else:
+            arrays = [s._data for s in seeds] + [order[p].value for p in plan.needed]
+            raw = plan.exe.run(arrays)
+            outs = [_new(_own(a), order[used[k]].type.dtype, None) for a, k in zip(raw, plan.out_targets)]
+        for g, k in zip(outs, plan.out_targets):
+            results[k] = g
+    del backend
+    if not retain_graph:
+        for n in order:
+            if n.inputs:
+                n.value = None
+    # back to one entry per requested target (-1: not in the graph)
+    it = iter(results)
+    full = [next(it) if p >= 0 else None for p in target_pos]
+    return full, [order[p] for p in target_pos if p >= 0]
+
+
+def _own(a: np.ndarray) -> np.ndarray:
+    """A gradient buffer the caller may keep and update in place."""
+    return a if (a.flags.writeable and a.flags.owndata and a.flags.c_contiguous) else np.array(a, copy=True)
+
+
+def _replay(plan: _Plan, order: list[TapeNode], seeds: list[Tensor]) -> list[Tensor]:
+    """Evaluate the gradient graph through the eager handler so every op is recorded."""
+    graph = plan.graph
+    env: dict[int, Any] = {}
+    for node, s in zip(graph.inputs[:plan.n_seeds], seeds):
+        env[node.id] = s
+    # the cached graph may come from an earlier tape of the same structure: match by position
+    for cached, p in zip(graph.inputs[plan.n_seeds:], plan.needed):
+        n = order[p]
+        t = _new(n.value, n.type.dtype, None)
+        t._vc = n.vc
+        t._rg = n.rg
+        t._node = n
+        env[cached.id] = t
+    prev = GRAD.enabled
+    GRAD.enabled = True
+    try:
+        for n in graph.nodes:
+            if n.id in env:
+                continue
+            env[n.id] = apply(n.op, tuple(env[i.id] for i in n.inputs), n.attrs)
+    finally:
+        GRAD.enabled = prev
+    return [env[o.id] for o in graph.outputs]
+
+
+def backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Any], retain_graph: bool | None = None,
+             create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
+    """Accumulate gradients of `tensors` into the `.grad` of the leaves (or of `inputs`)."""
+    if retain_graph is None:
+        retain_graph = create_graph
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        grads, _ = run(tensors, grad_tensors, inputs, retain_graph, create_graph)
+        pairs = list(zip(inputs, grads))
+    else:
+        grads, leaves = run(tensors, grad_tensors, None, retain_graph, create_graph)
+        pairs = [(n.leaf(), g) for n, g in zip(leaves, grads)]
+    for t, g in pairs:
+        if t is None or g is None:
+            continue
+        _accumulate(t, g, create_graph)
+
+
+def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
+    if t.grad is None:
+        if not create_graph:
+            g._rg, g._node = False, None
+        g._device = t._device
+        t.grad = g
+    elif create_graph or t.grad._rg:
+        t.grad = t.grad + g
+    else:
+        cur = t.grad._data
+        if cur.flags.writeable:
+            np.add(cur, g._data, out=cur)
+            t.grad._vc_().bump("accumulate")
+        else:
+            t.grad = _new(cur + g._data, t.grad._dtype, t.grad._device)
+
+
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple[Tensor | None, ...]:
+    """Gradients of `outputs` with respect to `inputs`, returned (not accumulated into `.grad`)."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for k, x in enumerate(inputs):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"grad: inputs[{k}] is a {type(x).__name__}, expected a Tensor")
+        if not x._rg:
+            raise RuntimeError(f"grad: inputs[{k}] does not require grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    grads, _ = run(outputs, grad_outputs, inputs, retain_graph, create_graph)
+    for k, g in enumerate(grads):
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad: inputs[{k}] was not used to compute the outputs (pass allow_unused=True "
+                               "to get None for it)")
+        if g is not None and not create_graph:
+            g._rg, g._node = False, None
+    return tuple(grads)

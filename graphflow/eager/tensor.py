@@ -1,0 +1,700 @@
+"""`Tensor`: eager mode's value, and the handler that runs each op at once.
+
+Every op reaches `EagerHandler.bind` through `graphflow.ir.bind`. The handler infers the output
+type once per (op, input types, attributes), runs the op with the current backend's `run_op`,
+and, when grad is enabled and an input requires grad, records a `TapeNode` holding the result.
+The no-grad path creates no node and captures no source line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphflow.eager.device import CPU, as_device, device, require
+from graphflow.eager.grad_mode import STATE as GRAD
+from graphflow.eager.runtime import RUNTIME, cpu_backend
+from graphflow.eager.tape import INPUT_OP, TapeNode, VersionCounter, leaf_node
+from graphflow.errors import DeviceError, DTypeError, ShapeError
+from graphflow.ir import source
+from graphflow.ir.bind import infer_type, normalize_attrs
+from graphflow.ir.dtypes import DType, category, get_dtype
+from graphflow.ir.graph import Attrs, Node, TensorType
+from graphflow.ir.registry import NOT_DIFFERENTIABLE, OpDef, get_op
+from graphflow.ir.shapes import fmt
+from graphflow.ops import elementwise as E
+from graphflow.ops.methods import TensorMethods
+from graphflow.ops.values import cast
+
+_INFER_CACHE: dict[tuple, tuple[Attrs, TensorType]] = {}
+_CACHE_LIMIT = 20000
+
+
+class _Typed:
+    __slots__ = ("type",)
+
+    def __init__(self, type_: TensorType):
+        self.type = type_
+
+
+def _infer(op: OpDef, sig: list, attrs: Any, key: tuple | None) -> tuple[Attrs, TensorType]:
+    norm = attrs if isinstance(attrs, Attrs) else normalize_attrs(op, attrs)
+    typed = tuple(_Typed(TensorType(sig[i], sig[i + 1])) for i in range(0, len(sig), 2))
+    out_type = infer_type(op, typed, norm, source.capture(3))
+    entry = (norm, out_type)
+    if key is not None:
+        if len(_INFER_CACHE) > _CACHE_LIMIT:
+            _INFER_CACHE.clear()
+        _INFER_CACHE[key] = entry
+    return entry
+
+
+def _coerce(op: OpDef, x: Any) -> Tensor:
+    if isinstance(x, Node):
+        raise TypeError(f"{op.name}: cannot combine an eager tensor with a graph node {x.describe()}")
+    arr = np.asarray(x)
+    return _new(arr, get_dtype(arr.dtype), None)
+
+
+def _device_error(op: OpDef, a: device, b: device) -> DeviceError:
+    return DeviceError(f"{op.name}: expected all tensors to be on the same device, but found at least "
+                       f"two devices, {a} and {b}")
+
+
+def _backend_for(dev: device | None):
+    if dev is None or dev.type == "cpu":
+        return RUNTIME.backend or cpu_backend()
+    from graphflow.backends import get_backend
+
+    return get_backend(dev.type)
+
+
+def apply(op: OpDef, inputs: tuple, attrs: Any) -> Tensor:
+    """Run `op` on eager tensors now; record it on the tape when a gradient may be needed."""
+    sig = []
+    arrays = []
+    rg = False
+    dev = None
+    converted = False
+    for x in inputs:
+        if not isinstance(x, Tensor):
+            x = _coerce(op, x)
+            converted = True
+        d = x._data
+        arrays.append(d)
+        sig.append(x._dtype)
+        sig.append(d.shape)
+        if x._rg:
+            rg = True
+        xd = x._device
+        if xd is not None and xd is not dev:
+            if dev is None:
+                dev = xd
+            elif xd != dev:
+                raise _device_error(op, dev, xd)
+    if converted:
+        inputs = tuple(x if isinstance(x, Tensor) else _coerce(op, x) for x in inputs)
+    key: tuple | None = (op, *sig, tuple(attrs.items()) if attrs else ())
+    try:
+        entry = _INFER_CACHE.get(key)  # type: ignore[arg-type]
+    except TypeError:  # unhashable attribute values (lists): normalise first
+        attrs = normalize_attrs(op, attrs)
+        key = (op, *sig, attrs)
+        entry = _INFER_CACHE.get(key)
+    if entry is None:
+        entry = _infer(op, sig, attrs, key)
+    norm, out_type = entry
+    backend = RUNTIME.backend if dev is None or dev is CPU else _backend_for(dev)
+    if backend is None:
+        backend = cpu_backend()
+    out = backend.run_op(op, arrays, norm, out_type)
+    t = _new(out, out_type.dtype, dev)
+    if rg and GRAD.enabled and op.vjp is not NOT_DIFFERENTIABLE and out_type.dtype.kind == "f":
+        _record(op, inputs, norm, out_type, t)
+    return t
+
+
+def _record(op: OpDef, inputs: tuple, attrs: Attrs, out_type: TensorType, t: Tensor) -> None:
+    in_nodes = tuple(_node_of(x) for x in inputs)
+    node = TapeNode(op, in_nodes, attrs, out_type, loc=source.capture(3))
+    vc = VersionCounter()
+    node.value = t._data
+    node.vc = vc
+    node.version = 0
+    node.rg = True
+    node.leaf = None
+    t._vc = vc
+    t._node = node
+    t._rg = True
+
+
+def _node_of(x: Tensor) -> TapeNode:
+    """The tape node standing for x's current value (a cached leaf node while x is unchanged)."""
+    n = x._node
+    if n is not None:
+        if n.inputs or n.op is not INPUT_OP:
+            return n
+        if n.version == n.vc.version and n.rg == x._rg and n.value is x._data:
+            return n
+    n = leaf_node(x, x._rg)
+    x._node = n
+    return n
+
+
+def _new(data: np.ndarray, dtype: DType, dev: device | None) -> Tensor:
+    t = object.__new__(Tensor)
+    t._data = data
+    t._dtype = dtype
+    t._device = dev
+    t._rg = False
+    t._node = None
+    t._vc = None
+    t._alias = False
+    t.grad = None
+    return t
+
+
+class EagerHandler:
+    """Level 1: eager tensors outrank plain graph nodes."""
+
+    level = 1
+
+    def bind(self, op: OpDef, inputs: tuple, attrs: dict) -> Tensor:
+        return apply(op, inputs, attrs)
+
+    def constant(self, array: Any) -> Tensor:
+        arr = np.asarray(array)
+        return _new(arr, get_dtype(arr.dtype), None)
+
+
+HANDLER = EagerHandler()
+_ADD, _SUB, _MUL, _DIV = (get_op(n) for n in ("add", "sub", "mul", "div"))
+_RESHAPE, _WHERE = get_op("reshape"), get_op("where")
+_NO_ATTRS: dict = {}
+
+
+def _fast_binary(op: OpDef, slow, float_only: bool = False):
+    """Same-dtype, same-shape operands skip promotion and broadcasting altogether."""
+
+    def method(self, other):
+        if (type(other) is Tensor and other._dtype is self._dtype and other._data.shape == self._data.shape
+                and (not float_only or self._dtype.kind == "f")):
+            return apply(op, (self, other), _NO_ATTRS)
+        return slow(self, other)
+
+    method.__name__ = slow.__name__
+    return method
+
+
+def _leaf_inplace_error(name: str) -> RuntimeError:
+    return RuntimeError(f"{name}: a leaf tensor that requires grad is being used in an in-place operation "
+                        "(wrap the update in `with gf.no_grad():`, or operate on `.detach()`)")
+
+
+class GradFn:
+    """What `grad_fn` shows for a tensor produced by a recorded op (`<MulBackward0>`)."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: TapeNode):
+        self.node = node
+
+    def name(self) -> str:
+        return "".join(p.capitalize() for p in self.node.op.name.split("_")) + "Backward0"
+
+    @property
+    def next_functions(self) -> tuple:
+        out = []
+        for i in self.node.inputs:
+            if i.inputs or i.op is not INPUT_OP:
+                out.append((GradFn(i), 0))
+            else:
+                out.append((AccumulateGrad(i) if i.rg else None, 0))
+        return tuple(out)
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {id(self):#x}>"
+
+
+class AccumulateGrad:
+    """The `grad_fn` chain's end: the leaf whose `.grad` receives the gradient."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: TapeNode):
+        self.node = node
+
+    @property
+    def variable(self) -> Tensor | None:
+        return self.node.leaf() if self.node.leaf else None
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+def _parse_to(args: tuple, kwargs: dict) -> tuple[device | None, DType | None, bool]:
+    dev = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    copy = bool(kwargs.pop("copy", False))
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"to: unexpected keyword argument(s) {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            dev, dtype = a.device, a.dtype
+        elif isinstance(a, DType) or a in (float, int, bool) or isinstance(a, np.dtype):
+            dtype = a
+        elif isinstance(a, (str, device, int)):
+            dev = a
+        else:
+            raise TypeError(f"to: cannot interpret {a!r} as a device or a dtype")
+    return (as_device(dev) if dev is not None else None,
+            get_dtype(dtype) if dtype is not None else None, copy)
+
+
+class Tensor(TensorMethods):
+    """An n-dimensional array that runs ops at once and records them for `backward()`.
+
+    CPU tensors are backed by NumPy arrays: `from_numpy` and `.numpy()` share memory."""
+
+    __slots__ = ("_data", "_dtype", "_device", "_rg", "_node", "_vc", "_alias", "grad", "__weakref__")
+    _gf_handler = HANDLER
+
+    def __init__(self, data: Any = (), dtype: DType | None = None, device: Any = None,
+                 requires_grad: bool = False):
+        from graphflow.eager.creation import _to_array
+
+        arr = _to_array(data, dtype)
+        self._data = arr
+        self._dtype = get_dtype(arr.dtype)
+        self._device = None
+        self._rg = False
+        self._node = None
+        self._vc = None
+        self._alias = False
+        self.grad = None
+        dev = as_device(device)
+        if dev.type != "cpu":
+            require(dev)
+        self._device = dev
+        if requires_grad:
+            self.requires_grad = True
+
+    # ---- attributes -------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def dtype(self) -> DType:
+        return self._dtype
+
+    @property
+    def device(self) -> device:
+        return self._device or CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def type(self) -> TensorType:
+        return TensorType(self._dtype, self._data.shape)
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        flag = bool(flag)
+        if not self.is_leaf:
+            raise RuntimeError("you can only change requires_grad flags of leaf tensors; use .detach() to get "
+                               "a tensor without history")
+        if flag and self._dtype.kind != "f":
+            raise RuntimeError(f"only tensors of floating point dtype can require gradients, got {self._dtype.name}")
+        self._rg = flag
+        self._node = None
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        n = self._node
+        return not self._rg or n is None or (not n.inputs and n.op is INPUT_OP)
+
+    @property
+    def grad_fn(self) -> GradFn | None:
+        return None if self.is_leaf else GradFn(self._node)
+
+    @property
+    def _version(self) -> int:
+        return self._vc.version if self._vc is not None else 0
+
+    @property
+    def data(self) -> Tensor:
+        """The same storage without history (as torch's `.data`)."""
+        return self.detach()
+
+    @data.setter
+    def data(self, other: Tensor) -> None:
+        if not isinstance(other, Tensor):
+            raise TypeError(f"data: expected a Tensor, got {type(other).__name__}")
+        self._data = other._data
+        self._dtype = other._dtype
+        self._node = None if self.is_leaf else self._node
+
+    def _vc_(self) -> VersionCounter:
+        if self._vc is None:
+            self._vc = VersionCounter()
+        return self._vc
+
+    # ---- conversion -------------------------------------------------------------------------
+    def numpy(self, force: bool = False) -> np.ndarray:
+        """The NumPy array backing this tensor (shared memory on the CPU)."""
+        if self._rg and not force:
+            raise RuntimeError("Can't call numpy() on a tensor that requires grad. Use tensor.detach().numpy() "
+                               "instead.")
+        if self.device.type != "cpu":
+            raise DeviceError(f"can't convert a {self.device} tensor to numpy; use Tensor.cpu() first")
+        self._alias = True  # the caller may hold the array: in-place ops must keep writing into it
+        return self._data
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        arr = self.numpy()
+        return arr.astype(dtype) if dtype is not None else arr
+
+    def item(self) -> Any:
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to a Python scalar")
+        v = self._data.reshape(()).item() if self._dtype.kind != "f" else float(self._data.reshape(()))
+        return v
+
+    def tolist(self) -> Any:
+        data = self._data
+        if self._dtype.kind == "f" and data.dtype.itemsize == 2:
+            data = data.astype(np.float32)
+        return data.tolist()
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of a Tensor with {self._data.size} values is ambiguous")
+        return bool(self._data.reshape(())[()])
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self._dtype.kind not in "ui" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __complex__(self) -> complex:
+        return complex(self.item())
+
+    def __format__(self, spec: str) -> str:
+        if self._data.ndim == 0 and spec:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
+    def __repr__(self) -> str:
+        from graphflow.eager.format import tensor_repr
+
+        return tensor_repr(self)
+
+    __str__ = __repr__
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this one's storage (and version counter) without history."""
+        t = _new(self._data, self._dtype, self._device)
+        t._vc = self._vc_()
+        t._alias = self._alias
+        return t
+
+    def detach_(self) -> Tensor:
+        self._node = None
+        self._rg = False
+        return self
+
+    def clone(self) -> Tensor:
+        """A copy with its own storage; gradients flow back to the original."""
+        out = apply(_RESHAPE, (self,), {"shape": self._data.shape})
+        out._data = np.array(out._data, copy=True, order="C")
+        if out._node is not None:
+            out._node.value = out._data
+        return out
+
+    def contiguous(self) -> Tensor:
+        return self if self._data.flags.c_contiguous else self.clone()
+
+    def is_contiguous(self) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """`to(device)`, `to(dtype)`, `to(device, dtype)`, `to(other_tensor)`."""
+        dev, dtype, copy = _parse_to(args, kwargs)
+        out = self
+        if dtype is not None and dtype is not self._dtype:
+            out = cast(out, dtype)
+        if dev is not None and dev != self.device:
+            require(dev)
+            raise DeviceError(f"moving tensors to {dev} is not supported by this build")
+        if copy and out is self:
+            out = self.clone()
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self, device: Any = None) -> Tensor:
+        return self.to(as_device(device if device is not None else "cuda"))
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return cast(self, other.dtype)
+
+    def new_tensor(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        return Tensor(data, dtype=dtype or self._dtype, device=self.device, requires_grad=requires_grad)
+
+    def new_zeros(self, *size: Any, dtype: Any = None) -> Tensor:
+        from graphflow.eager import creation
+
+        return creation.zeros(*size, dtype=dtype or self._dtype, device=self.device)
+
+    def new_ones(self, *size: Any, dtype: Any = None) -> Tensor:
+        from graphflow.eager import creation
+
+        return creation.ones(*size, dtype=dtype or self._dtype, device=self.device)
+
+    def new_full(self, size: Any, fill_value: Any, dtype: Any = None) -> Tensor:
+        from graphflow.eager import creation
+
+        return creation.full(size, fill_value, dtype=dtype or self._dtype, device=self.device)
+
+    def new_empty(self, *size: Any, dtype: Any = None) -> Tensor:
+        return self.new_zeros(*size, dtype=dtype)
+
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        t = Tensor(np.array(self._data, copy=True), dtype=self._dtype)
+        t._device = self._device
+        if self.is_leaf and self._rg:
+            t.requires_grad = True
+        if self.grad is not None:
+            t.grad = self.grad.__deepcopy__(memo)
+        memo[id(self)] = t
+        return t
+
+    def __reduce__(self):
+        return (_rebuild, (np.array(self._data), self._dtype.name, self._rg and self.is_leaf))
+
+    # ---- autograd ---------------------------------------------------------------------------
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
+                 inputs: Any = None) -> None:
+        """Accumulate d(self)/d(leaf) into each leaf's `.grad` (`gradient` seeds a non-scalar)."""
+        from graphflow.eager.engine import backward
+
+        backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+
+    def retain_grad(self) -> None:
+        raise NotImplementedError("retain_grad is not supported; use gf.autograd.grad(out, [tensor]) to get the "
+                                  "gradient with respect to an intermediate tensor")
+
+    # ---- fast operators ---------------------------------------------------------------------
+    __add__ = _fast_binary(_ADD, E.add)
+    __sub__ = _fast_binary(_SUB, E.sub)
+    __mul__ = _fast_binary(_MUL, E.mul)
+    __truediv__ = _fast_binary(_DIV, E.div, float_only=True)
+    __radd__ = TensorMethods.__radd__
+    __hash__ = object.__hash__
+    __eq__ = TensorMethods.__eq__  # type: ignore[assignment]
+
+    # ---- in-place ops -----------------------------------------------------------------------
+    def _inplace(self, name: str, result: Any, unsafe_cast: bool = False) -> Tensor:
+        """Make `result` (an out-of-place result, already computed) this tensor's value."""
+        if not isinstance(result, Tensor):
+            result = HANDLER.constant(np.asarray(result))
+        if result._data.shape != self._data.shape:
+            raise ShapeError(f"{name}: the result of shape {fmt(result.shape)} does not match the tensor's shape "
+                             f"{fmt(self.shape)} (an in-place op cannot broadcast the tensor it writes into)")
+        if result._dtype is not self._dtype:
+            if not unsafe_cast and category(result._dtype) > category(self._dtype):
+                raise DTypeError(f"{name}: result type {result._dtype.name} can't be cast to the desired output "
+                                 f"type {self._dtype.name}")
+            result = cast(result, self._dtype)
+        self._write(result, name)
+        return self
+
+    def _check_inplace(self, name: str) -> None:
+        if self._rg and GRAD.enabled and self.is_leaf:
+            raise _leaf_inplace_error(name)
+
+    def _write(self, result: Tensor, name: str) -> None:
+        data = self._data
+        new = result._data
+        tracked = result._node is not None and result._rg and GRAD.enabled
+        if data.flags.writeable and (data.base is None or self._alias or not tracked):
+            np.copyto(data, new)
+        else:
+            self._data = data = new if (new.flags.writeable and new.base is None) else np.array(new, copy=True)
+        vc = self._vc_()
+        vc.bump(name)
+        if tracked:
+            node = result._node
+            node.value = data
+            node.vc = vc
+            node.version = vc.version
+            self._node = node
+            self._rg = True
+
+    def _apply_inplace(self, name: str, fn, *args: Any, **kwargs: Any) -> Tensor:
+        self._check_inplace(name)
+        return self._inplace(name, fn(self, *args, **kwargs))
+
+    def add_(self, other: Any, alpha: Any = 1) -> Tensor:
+        return self._apply_inplace("add_", E.add, other, alpha=alpha)
+
+    def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
+        return self._apply_inplace("sub_", E.sub, other, alpha=alpha)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._apply_inplace("mul_", E.mul, other)
+
+    def div_(self, other: Any, rounding_mode: str | None = None) -> Tensor:
+        return self._apply_inplace("div_", E.div, other, rounding_mode=rounding_mode)
+
+    def pow_(self, exponent: Any) -> Tensor:
+        return self._apply_inplace("pow_", E.pow, exponent)
+
+    def neg_(self) -> Tensor:
+        return self._apply_inplace("neg_", E.neg)
+
+    def abs_(self) -> Tensor:
+        return self._apply_inplace("abs_", E.abs)
+
+    def exp_(self) -> Tensor:
+        return self._apply_inplace("exp_", E.exp)
+
+    def sqrt_(self) -> Tensor:
+        return self._apply_inplace("sqrt_", E.sqrt)
+
+    def sigmoid_(self) -> Tensor:
+        return self._apply_inplace("sigmoid_", E.sigmoid)
+
+    def tanh_(self) -> Tensor:
+        return self._apply_inplace("tanh_", E.tanh)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        return self._apply_inplace("clamp_", E.clamp, min, max)
+
+    clip_ = clamp_
+
+    def clamp_min_(self, min: Any) -> Tensor:  # noqa: A002
+        return self.clamp_(min=min)
+
+    def clamp_max_(self, max: Any) -> Tensor:  # noqa: A002
+        return self.clamp_(max=max)
+
+    def relu_(self) -> Tensor:
+        return self._apply_inplace("relu_", E.relu)
+
+    def lerp_(self, end: Any, weight: Any) -> Tensor:
+        return self._apply_inplace("lerp_", E.lerp, end, weight)
+
+    def addcmul_(self, t1: Any, t2: Any, value: Any = 1) -> Tensor:
+        return self._apply_inplace("addcmul_", lambda s: E.add(s, E.mul(E.mul(t1, t2), value)))
+
+    def addcdiv_(self, t1: Any, t2: Any, value: Any = 1) -> Tensor:
+        return self._apply_inplace("addcdiv_", lambda s: E.add(s, E.mul(E.div(t1, t2), value)))
+
+    def _overwrite(self, name: str, value: Any) -> Tensor:
+        """Replace every element by `value` (broadcast); differentiable in `value`, and the old
+        value gets a zero gradient (the tape stays connected through `where`)."""
+        self._check_inplace(name)
+        vrg = isinstance(value, Tensor) and value._rg
+        if not (GRAD.enabled and (self._rg or vrg)):
+            src = value._data if isinstance(value, Tensor) else value
+            if isinstance(value, Tensor) and value.device != self.device:
+                raise DeviceError(f"{name}: expected both tensors on the same device, got {self.device} "
+                                  f"and {value.device}")
+            data = self._data
+            if not data.flags.writeable or (data.base is not None and not self._alias and self._rg):
+                self._data = data = np.array(data, copy=True)
+            try:
+                np.copyto(data, np.broadcast_to(src, data.shape), casting="unsafe")
+            except ValueError:
+                raise ShapeError(f"{name}: cannot broadcast a value of shape {fmt(np.shape(src))} to "
+                                 f"{fmt(self.shape)}") from None
+            self._vc_().bump(name)
+            return self
+        from graphflow.ir import builder as B
+
+        keep = B.full(self.shape, True, get_dtype("bool"), like=self)
+        if not isinstance(value, Tensor):
+            value = HANDLER.constant(np.asarray(value, dtype=self._dtype.np))
+        value = cast(value, self._dtype)
+        return self._inplace(name, E.where(keep, value, self), unsafe_cast=True)
+
+    def fill_(self, value: Any) -> Tensor:
+        return self._overwrite("fill_", value)
+
+    def zero_(self) -> Tensor:
+        return self._overwrite("zero_", 0)
+
+    def copy_(self, src: Any, non_blocking: bool = False) -> Tensor:
+        return self._overwrite("copy_", src)
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
+        from graphflow.eager.creation import rand
+
+        return self._overwrite("uniform_", rand(self.shape, dtype=self._dtype, generator=generator) * (b - a) + a)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
+        from graphflow.eager.creation import randn
+
+        return self._overwrite("normal_", randn(self.shape, dtype=self._dtype, generator=generator) * std + mean)
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self.add_(other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self.sub_(other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self.mul_(other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self.div_(other)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        from graphflow.ops import indexing
+
+        self._check_inplace("__setitem__")
+        vrg = isinstance(value, Tensor) and value._rg
+        if GRAD.enabled and (self._rg or vrg):
+            self._inplace("__setitem__", indexing.setitem(self, key, value), unsafe_cast=True)
+            return
+        if isinstance(value, Tensor):
+            if value._device is not None and value.device != self.device:
+                raise DeviceError(f"__setitem__: expected both tensors on the same device, got {self.device} "
+                                  f"and {value.device}")
+            value = value._data
+        data = self._data
+        if not data.flags.writeable:
+            self._data = data = np.array(data, copy=True)
+        data[indexing.concrete_key(key)] = value
+        self._vc_().bump("__setitem__")
+
+
+def _rebuild(array: np.ndarray, dtype: str, requires_grad: bool) -> Tensor:
+    return Tensor(array, dtype=get_dtype(dtype), requires_grad=requires_grad)
+
+
+def is_tensor(x: Any) -> bool:
+    return isinstance(x, Tensor)
