@@ -18,33 +18,37 @@ def grad(graph: Graph | None, ys: Sequence[Node], xs: Sequence[Node],
          seeds: Sequence[Node | None] | None = None) -> list[Node | None]:
     """Cotangents of sum(seeds[i] * ys[i]) with respect to each x.
 
-    seeds default to ones (so a non-scalar y is summed, as `tf.gradients` does). A graph's inputs
-    are leaves: differentiation does not walk past them. An x that no y depends on gets None."""
+    seeds default to ones (so a non-scalar y is summed, as `tf.gradients` does). Each result is
+    the total derivative: when one x depends on another, the path through it counts (as in
+    `tf.gradients` and `torch.autograd.grad`). A graph's inputs are leaves: differentiation does
+    not walk past them. Only floating-point values carry gradients; an x that no y depends on
+    through floating-point values gets None."""
     ys, xs = list(ys), list(xs)
     if seeds is None:
         seeds = [None] * len(ys)
+    seeds = list(seeds)
     if len(seeds) != len(ys):
         raise ValueError(f"grad: {len(seeds)} seeds for {len(ys)} outputs")
     stop = list(graph.inputs) if graph is not None else []
     stop_ids = {n.id for n in stop}
     x_ids = {x.id for x in xs}
-    order = toposort(ys, stop=stop + xs)
+    order = toposort(ys, stop=stop)
 
-    # nodes that depend on some x (only they carry a gradient)
+    # float values that depend on some x: only they carry a gradient
     relevant: set[int] = set()
     for n in order:
+        if n.dtype.kind != "f":
+            continue
         if n.id in x_ids or (n.id not in stop_ids and any(i.id in relevant for i in n.inputs)):
             relevant.add(n.id)
 
     cotangents: dict[int, list[Node]] = {}
     for y, seed in zip(ys, seeds):
+        if seed is not None and (tuple(seed.shape) != tuple(y.shape) or seed.dtype is not y.dtype):
+            raise ValueError(f"grad: seed of type {seed.type} for an output of type {y.type}")
         if y.id not in relevant:
             continue
-        if seed is None:
-            seed = B.ones_like(y)
-        elif tuple(seed.shape) != tuple(y.shape):
-            raise ValueError(f"grad: seed of shape {seed.shape} for an output of shape {y.shape}")
-        cotangents.setdefault(y.id, []).append(seed)
+        cotangents.setdefault(y.id, []).append(B.ones_like(y) if seed is None else seed)
 
     results: dict[int, Node] = {}
     for node in reversed(order):
@@ -54,7 +58,6 @@ def grad(graph: Graph | None, ys: Sequence[Node], xs: Sequence[Node],
         g = _sum(cts)
         if node.id in x_ids:
             results[node.id] = g
-            continue  # xs are leaves of the differentiation
         if node.id in stop_ids or not node.op.differentiable:
             continue
         input_grads = node.op.vjp(node, g)
@@ -62,7 +65,7 @@ def grad(graph: Graph | None, ys: Sequence[Node], xs: Sequence[Node],
             raise GraphError(f"vjp of {node.op.name} returned {len(input_grads)} cotangents "
                              f"for {len(node.inputs)} inputs")
         for inp, gi in zip(node.inputs, input_grads):
-            if gi is None or inp.id not in relevant or inp.dtype.kind != "f":
+            if gi is None or inp.id not in relevant:
                 continue
             if tuple(gi.shape) != tuple(inp.shape) or gi.dtype is not inp.dtype:
                 raise GraphError(f"vjp of {node.op.name} gave a cotangent {gi.type} for an input "

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from graphflow.errors import DTypeError, GraphflowError, ShapeError
 from graphflow.ir import source
+from graphflow.ir.dtypes import get_dtype
 from graphflow.ir.graph import Attrs, Node
 from graphflow.ir.registry import REQUIRED, OpDef, get_op
 
@@ -33,18 +34,32 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+# attributes whose values are canonicalised when a node is built ("float32" -> graphflow.float32)
+_CANONICAL = {"dtype": get_dtype}
+
+
 def normalize_attrs(op: OpDef, attrs: dict[str, Any]) -> Attrs:
+    """The op's attributes with defaults filled in, lists frozen to tuples and dtypes canonical;
+    unknown, missing or unhashable attributes raise a TypeError naming the op."""
     unknown = set(attrs) - set(op.attrs)
     if unknown:
         raise TypeError(f"{op.name}: unknown attribute(s) {sorted(unknown)}; expected {sorted(op.attrs)}")
     out = {}
     for name, default in op.attrs.items():
         if name in attrs:
-            out[name] = _freeze(attrs[name])
+            value = _freeze(attrs[name])
+            if name in _CANONICAL:
+                value = _CANONICAL[name](value)
         elif default is REQUIRED:
             raise TypeError(f"{op.name}: missing attribute {name!r}")
         else:
-            out[name] = default
+            value = default
+        try:
+            hash(value)
+        except TypeError:
+            raise TypeError(f"{op.name}: attribute {name!r} must be hashable (immutable), got a "
+                            f"{type(value).__name__}") from None
+        out[name] = value
     return Attrs(out)
 
 

@@ -45,6 +45,30 @@ class Sym:
     def __mul__(self, other: object) -> Dim:
         return self._combine(other, 1)
 
+    def __add__(self, other: object) -> Dim:
+        """Sums stay monomials: adding 0 or a like term (s0 + s0 = 2*s0); anything else is an error."""
+        if isinstance(other, int) and not isinstance(other, bool):
+            if other == 0:
+                return self
+        elif isinstance(other, Sym) and other.factors == self.factors:
+            return _simplify(self.coeff + other.coeff, self.factors)
+        elif not isinstance(other, Sym):
+            return NotImplemented
+        raise ValueError(f"the symbolic sizes {self} and {other} cannot be added: "
+                         "a size derived from an unknown dimension must be a multiple of it")
+
+    __radd__ = __add__
+
+    def __sub__(self, other: object) -> Dim:
+        if isinstance(other, Sym):
+            return self + Sym(-other.coeff, other.factors)
+        if isinstance(other, int):
+            return self + (-other)
+        return NotImplemented
+
+    def __rsub__(self, other: object) -> Dim:
+        return Sym(-self.coeff, self.factors) + other
+
     __rmul__ = __mul__
 
     def __floordiv__(self, other: object) -> Dim:
@@ -89,7 +113,7 @@ Dim = int | Sym
 
 def _simplify(coeff: Fraction, factors: tuple[tuple[str, int], ...]) -> Dim:
     factors = tuple((a, e) for a, e in factors if e != 0)
-    if not factors:
+    if not factors or coeff == 0:
         if coeff.denominator != 1:
             raise ValueError(f"symbolic size arithmetic gave a fraction {coeff}")
         return int(coeff)

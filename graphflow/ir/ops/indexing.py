@@ -40,9 +40,10 @@ def _bounds(name, index, size):
 def _gather_ref(arrays, attrs):
     x, index = arrays
     axis = attrs["axis"]
-    _bounds("gather", index, x.shape[axis])
-    if x.ndim == 0:
+    if x.ndim == 0:  # a scalar has one element: index 0 (or -1)
+        _bounds("gather", index, 1)
         return x.copy()
+    _bounds("gather", index, x.shape[axis])
     return np.take_along_axis(x, index.astype(np.int64) % max(x.shape[axis], 1), axis=axis)
 
 
@@ -68,14 +69,17 @@ def _scatter_infer(types, attrs):
 def _scatter_ref(arrays, attrs):
     x, index, src = arrays
     axis = attrs["axis"]
-    out = np.array(x, copy=True)
+    # float16/bfloat16 accumulate in float32 and round once, as the compiled backends do
+    work = np.float32 if x.dtype.itemsize == 2 and x.dtype.kind not in "iu" else x.dtype
+    out = np.array(x, dtype=work, copy=True)
     if out.ndim == 0:
-        return out + src
+        _bounds("scatter_add", index, 1)
+        return (out + src.astype(work)).astype(x.dtype)
     _bounds("scatter_add", index, x.shape[axis])
     grid = list(np.indices(index.shape, sparse=True))
     grid[axis] = index.astype(np.int64) % max(x.shape[axis], 1)
-    np.add.at(out, tuple(grid), src)
-    return out
+    np.add.at(out, tuple(grid), src.astype(work))
+    return out.astype(x.dtype, copy=False)
 
 
 def _scatter_vjp(node, g):

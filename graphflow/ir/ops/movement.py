@@ -83,7 +83,9 @@ def _slice_infer(types, attrs):
                 raise ValueError(f"slicing a dimension of unknown size {d} is not supported")
             out.append(d)
             continue
-        if st > 0 and not (0 <= s <= d and s <= e <= d) or st < 0 and not (-1 <= e <= s < d or d == 0):
+        empty_dim = d == 0 and s in (0, -1) and e in (0, -1)
+        if not empty_dim and (st > 0 and not (0 <= s <= d and s <= e <= d)
+                              or st < 0 and not (-1 <= e <= s < d)):
             raise ValueError(f"normalised slice {s}:{e}:{st} out of range for size {d}")
         out.append(len(range(s, e, st)))
     return TensorType(t.dtype, tuple(out))
@@ -105,7 +107,7 @@ def _slice_vjp(node, g):
     if flips:
         g = bind("flip", g, axes=flips)
     widths = []
-    for axis, (dim, s, e, st) in enumerate(zip(x.shape, starts, stops, steps)):
+    for axis, (dim, s, st) in enumerate(zip(x.shape, starts, steps)):
         n = g.shape[axis]
         step = abs(st)
         first = s if st > 0 else s - (n - 1) * step  # lowest index the slice touched
@@ -118,7 +120,7 @@ def _slice_vjp(node, g):
             span = (n - 1) * step + 1
             g = bind("slice", g, **_full_slice(g.shape, axis, 0, span))
         extent = g.shape[axis]
-        lo = first if n > 0 else 0
+        lo = 0 if n == 0 else first
         widths.append((lo, dim - lo - extent))
     return [bind("pad", g, widths=tuple(widths), value=0.0)]
 
@@ -144,6 +146,8 @@ def _pad_infer(types, attrs):
 
 def _pad_ref(arrays, attrs):
     (x,) = arrays
+    if x.ndim == 0:  # np.pad rejects the empty widths of a scalar
+        return x.copy()
     return np.pad(x, attrs["widths"], constant_values=np.asarray(attrs["value"]).astype(x.dtype))
 
 

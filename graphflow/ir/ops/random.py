@@ -33,6 +33,10 @@ def random_bits(key: int, n: int) -> np.ndarray:
         return splitmix64(base + counters * np.uint64(GOLDEN))
 
 
+# significand precision of each float dtype: how many random bits a uniform draw keeps
+UNIFORM_BITS = {"float64": 53, "float32": 24, "float16": 11, "bfloat16": 8}
+
+
 def _uniform_infer(types, attrs):
     (k,) = types
     if k.dtype.kind not in "iu" or k.shape != ():
@@ -47,11 +51,10 @@ def _uniform_ref(arrays, attrs):
     shape = attrs["shape"]
     n = int(np.prod(shape, dtype=np.int64))
     bits = random_bits(int(key), n)
-    # top 24 bits (53 for float64) give evenly spaced values in [0, 1)
-    if attrs["dtype"].np == np.float64:
-        u = (bits >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
-    else:
-        u = (bits >> np.uint64(40)).astype(np.float32) * np.float32(1.0 / (1 << 24))
+    # the top p bits (p = the dtype's significand precision) give evenly spaced values in [0, 1)
+    # that the dtype holds exactly, so rounding can never reach 1.0
+    p = UNIFORM_BITS[attrs["dtype"].name]
+    u = (bits >> np.uint64(64 - p)).astype(np.float64) * (1.0 / (1 << p))
     return u.reshape(shape).astype(attrs["dtype"].np)
 
 

@@ -56,19 +56,35 @@ def _extreme_vjp(node, g):
 
 
 def _prod_vjp(node, g):
-    # d prod / d x_i = product of the others; exact with zeros (no division by x_i)
+    """d prod / d x_i = the product of the others, without dividing by zero, written so that its
+    own derivative is right too (second order): with c zeros in the reduced group,
+      c = 0: P / x_i;   c = 1: P at the zero, Z * P / x_i elsewhere;   c = 2: (Z - x_i) * P at a
+      zero, 0 elsewhere;   c > 2: 0,
+    where P is the product of the non-zero elements and Z the sum of the zero elements: Z is 0 in
+    value but carries the derivative with respect to the zero element."""
     (x,) = node.inputs
     axes = _np_axes(node.attrs, x.ndim)
     kd = node.attrs["keepdims"]
-    is_zero = bind("eq", x, B.zeros_like(x))
+    zeros_x = B.zeros_like(x)
+
+    def group(op, value):  # reduce over the group, broadcast back to x's shape
+        return B.expand_reduced(bind(op, value, axes=axes, keepdims=True), x.shape, axes, True)
+
+    is_zero = bind("eq", x, zeros_x)
     nonzero = bind("where", is_zero, B.ones_like(x), x)
-    prod_nz = B.expand_reduced(bind("reduce_prod", nonzero, axes=axes, keepdims=True), x.shape, axes, True)
-    zeros = bind("reduce_sum", bind("cast", is_zero, dtype=x.dtype), axes=axes, keepdims=True)
-    zeros_b = bind("broadcast_to", zeros, shape=x.shape)
-    no_zero = bind("eq", zeros_b, B.zeros_like(x))
-    one_zero = bind("eq", zeros_b, B.ones_like(x))
-    others = bind("where", no_zero, bind("div", prod_nz, nonzero),
-                  bind("where", bind("logical_and", one_zero, is_zero), prod_nz, B.zeros_like(x)))
+    prod_nz = group("reduce_prod", nonzero)
+    count = group("reduce_sum", bind("cast", is_zero, dtype=x.dtype))
+    zsum = group("reduce_sum", bind("where", is_zero, x, zeros_x))
+
+    def count_is(k):
+        return bind("eq", count, B.full_like(x, k))
+
+    at_zero = bind("where", count_is(1), prod_nz,
+                   bind("where", count_is(2), bind("mul", bind("sub", zsum, x), prod_nz), zeros_x))
+    quotient = bind("div", prod_nz, nonzero)
+    elsewhere = bind("where", count_is(0), quotient,
+                     bind("where", count_is(1), bind("mul", zsum, quotient), zeros_x))
+    others = bind("where", is_zero, at_zero, elsewhere)
     return [bind("mul", B.expand_reduced(g, x.shape, axes, kd), others)]
 
 

@@ -105,7 +105,7 @@ def _assign_infer(types, attrs):
 def _iota_infer(types, attrs):
     shape = check_shape(attrs["shape"], "iota")
     normalize_axis(attrs["axis"], len(shape), "iota")
-    if not attrs["dtype"].kind in "iuf":
+    if attrs["dtype"].kind not in "iuf":
         raise TypeError(f"dtype must be numeric, got {attrs['dtype'].name}")
     return TensorType(attrs["dtype"], shape)
 
