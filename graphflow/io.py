@@ -36,7 +36,7 @@ def save_arrays(arrays: dict[str, np.ndarray], path: str | os.PathLike, metadata
     for name, value in arrays.items():
         if not isinstance(name, str) or name == "__metadata__":
             raise ValueError(f"save: tensor names must be strings other than '__metadata__', got {name!r}")
-        arr = np.ascontiguousarray(value)
+        arr = np.asarray(value)  # (ascontiguousarray would turn a 0-d array into 1-d)
         code = _CODES.get(arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype)
         if code is None:
             raise TypeError(f"save: cannot store dtype {arr.dtype} (tensor {name!r})")

@@ -25,8 +25,11 @@ def matmul(a: Any, b: Any) -> Any:
     if squeeze_back:
         y = reshape(y, tuple(y.shape) + (1,))
     if x.shape[-1] != y.shape[-2]:
-        raise ValueError(f"matmul: shapes {fmt(a.shape)} and {fmt(b.shape)} cannot be multiplied "
-                         f"({x.shape[-1]} != {y.shape[-2]})")
+        from graphflow.errors import ShapeError, at
+        from graphflow.ir import source
+
+        raise ShapeError(at(f"matmul: shapes {fmt(a.shape)} and {fmt(b.shape)} cannot be multiplied "
+                            f"({x.shape[-1]} != {y.shape[-2]})", source.capture()))
     batch = broadcast_shapes(tuple(x.shape[:-2]), tuple(y.shape[:-2]), op="matmul")
     x = broadcast_to(x, batch + tuple(x.shape[-2:]))
     y = broadcast_to(y, batch + tuple(y.shape[-2:]))

@@ -52,7 +52,13 @@ def broadcast_to(x: Any, shape: tuple) -> Any:
 
 
 def broadcast_values(*xs: Any, op: str = "broadcast") -> list[Any]:
-    shape = broadcast_shapes(*(x.shape for x in xs), op=op)
+    try:
+        shape = broadcast_shapes(*(x.shape for x in xs), op=op)
+    except ValueError as exc:  # name the user's line, as errors from primitives' inference do
+        from graphflow.errors import at
+        from graphflow.ir import source
+
+        raise type(exc)(at(str(exc), source.capture())) from None
     return [broadcast_to(x, shape) for x in xs]
 
 

@@ -51,10 +51,31 @@ def softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = None, ax
     t = as_value(labels, like=x)
     if t.dtype.kind != "f":
         t = cast(t, x.dtype)
+    t = _match_sizes(t, tuple(x.shape))
     return F.cross_entropy(_last_axis_first(x, axis), _last_axis_first(t, axis), reduction="none")
 
 
 softmax_cross_entropy_with_logits_v2 = softmax_cross_entropy_with_logits
+
+
+def _match_sizes(t: Any, shape: tuple) -> Any:
+    """`t` seen with `shape` where the two differ only in symbolic sizes (two placeholders' batch
+    sizes): a reshape whose type is taken on trust now and checked once the graph is specialised
+    to the fed shapes (a mismatch then names the line that built it)."""
+    from graphflow.ir.graph import Node, TensorType
+    from graphflow.ir.registry import get_op
+    from graphflow.ir.symbolic import Sym
+
+    if tuple(t.shape) == tuple(shape) or len(t.shape) != len(shape) or not hasattr(t, "graph"):
+        return t
+    if any(a != b and not (isinstance(a, Sym) or isinstance(b, Sym)) for a, b in zip(t.shape, shape)):
+        return t  # a real mismatch: let the op report it
+    h = t.graph.handler
+    src = h.to_node(t)
+    node = h.add_node(get_op("reshape"), (src,), {"shape": tuple(src.shape)})
+    node = Node(node.op, node.inputs, node.attrs.replace(shape=tuple(shape)), TensorType(src.dtype, tuple(shape)),
+                loc=node.loc, name=node.name)
+    return h.wrap(node)
 
 
 def sparse_softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = None,
@@ -63,7 +84,8 @@ def sparse_softmax_cross_entropy_with_logits(labels: Any = None, logits: Any = N
     if labels is None or logits is None:
         raise TypeError("sparse_softmax_cross_entropy_with_logits: pass labels= and logits= by keyword")
     x = as_value(logits)
-    return F.cross_entropy(_last_axis_first(x, -1), as_value(labels, like=x), reduction="none")
+    t = _match_sizes(as_value(labels, like=x), tuple(x.shape[:-1]))
+    return F.cross_entropy(_last_axis_first(x, -1), t, reduction="none")
 
 
 def dropout(x: Any, keep_prob: float | None = None, noise_shape: Any = None, seed: int | None = None,

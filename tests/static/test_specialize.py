@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from static_helpers import here
 
 from graphflow.backends import get_backend
 from graphflow.errors import ShapeError
@@ -10,8 +11,6 @@ from graphflow.ir.symbolic import Sym
 from graphflow.ops import elementwise as E
 from graphflow.ops import reductions as R
 from graphflow.ops import shape as S
-
-from static_helpers import here
 
 
 def _input(name, shape):
