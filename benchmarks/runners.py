@@ -122,7 +122,7 @@ def _check_needs(spec: GraphflowSpec, ops: SimpleNamespace) -> None:
                 raise Unsupported(f"{where} is not available in this version of graphflow")
 
 
-def _numpy_of(value: Any) -> np.ndarray:
+def numpy_of(value: Any) -> np.ndarray:
     """A graphflow value (eager tensor, session result, array) as a NumPy array."""
     if isinstance(value, np.ndarray | np.generic | float | int):
         return np.asarray(value)
@@ -244,7 +244,7 @@ class GraphflowRunner(Runner):
 
         if spec.kind == "forward":
             args = [self._tensor(inputs[a]) for a in spec.args]
-            return (lambda *a: spec.fn(ops, *a)), args, lambda out: [_numpy_of(o) for o in out]
+            return (lambda *a: spec.fn(ops, *a)), args, lambda out: [numpy_of(o) for o in out]
         if spec.kind == "grad":
             args = [self._tensor(inputs[a], requires_grad=a in spec.wrt) for a in spec.args]
             wrt = [args[spec.args.index(w)] for w in spec.wrt]
@@ -256,7 +256,7 @@ class GraphflowRunner(Runner):
                 y.backward()
                 return [y] + [x.grad for x in wrt]
 
-            return fwd_bwd, args, lambda out: [_numpy_of(o) for o in out]
+            return fwd_bwd, args, lambda out: [numpy_of(o) for o in out]
         params = [self._tensor(inputs[p], requires_grad=True) for p in spec.wrt]
         data = [self._tensor(inputs[a]) for a in spec.args]
         optim = getattr(gf, "optim", None)
@@ -278,7 +278,7 @@ class GraphflowRunner(Runner):
                         p -= spec.lr * p.grad
             return loss
 
-        return step, data, lambda loss: [_numpy_of(loss)] + [_numpy_of(p) for p in params]
+        return step, data, lambda loss: [numpy_of(loss)] + [numpy_of(p) for p in params]
 
     def _eager(self, spec: GraphflowSpec, ops: Any, inputs: Inputs) -> Prepared:
         fn, args, fetch = self._eager_step(spec, ops, inputs)
@@ -314,7 +314,7 @@ class GraphflowRunner(Runner):
                 train_op = S.train.GradientDescentOptimizer(spec.lr).minimize(loss)
                 fetches = [train_op, loss]
                 init = S.global_variables_initializer()
-        sess = _session(S, graph, self.backend)
+        sess = session_for(S, graph, self.backend)
         if variables:
             sess.run(init)
 
@@ -326,7 +326,7 @@ class GraphflowRunner(Runner):
         return run, lambda out: [np.asarray(o) for o in out]
 
 
-def _session(S: Any, graph: Any, backend: str) -> Any:
+def session_for(S: Any, graph: Any, backend: str) -> Any:
     """A Session on the chosen backend (the keyword is passed only where the Session takes it)."""
     params = inspect.signature(S.Session).parameters
     if "backend" in params:

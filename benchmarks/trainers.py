@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.runners import _numpy_of, optimize
+from benchmarks.runners import numpy_of, optimize, session_for
 
 # the model: Sequential(Linear(64, 256), ReLU, Dropout, Linear(256, 128), ReLU, Dropout, Linear(128, 10))
 LAYERS = ((64, 256), (256, 128), (128, 10))
@@ -71,13 +71,13 @@ def save_checkpoint(path: Path, state: dict[str, Any], mode: str, epoch: int, me
 
     if not hasattr(gf, "save") or not hasattr(gf, "load"):
         return "not saved: gf.save / gf.load are not built into this version of graphflow"
-    arrays = {k: np.ascontiguousarray(_numpy_of(v)) for k, v in state.items()}
+    arrays = {k: np.ascontiguousarray(numpy_of(v)) for k, v in state.items()}
     model = {k: gf.tensor(v) for k, v in arrays.items()} if hasattr(gf, "tensor") else arrays
     path.parent.mkdir(parents=True, exist_ok=True)
     gf.save({"model": model, "mode": mode, "epoch": epoch,
              "metrics": {k: float(v) for k, v in metrics.items()}}, str(path))
     back = gf.load(str(path))
-    same = all(np.array_equal(_numpy_of(back["model"][k]), arrays[k]) for k in arrays)
+    same = all(np.array_equal(numpy_of(back["model"][k]), arrays[k]) for k in arrays)
     return f"{path} ({'reloaded, weights identical' if same else 'RELOADED WEIGHTS DIFFER'})"
 
 
@@ -153,12 +153,12 @@ class EagerTrainer(Trainer):
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         self.model.train()
-        return float(_numpy_of(self.step_fn(self.gf.tensor(x), self.gf.tensor(y))))
+        return float(numpy_of(self.step_fn(self.gf.tensor(x), self.gf.tensor(y))))
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         self.model.eval()
         with self.gf.no_grad():
-            logits = _numpy_of(self._logits(self.gf.tensor(x)))
+            logits = numpy_of(self._logits(self.gf.tensor(x)))
         self.model.train()
         return _np_cross_entropy(logits, y), _accuracy(logits, y)
 
@@ -198,10 +198,7 @@ class StaticTrainer(Trainer):
         return (False, bad) if bad else (True, "available")
 
     def __init__(self, setup: TrainingSetup):
-        import graphflow as gf
         import graphflow.static as tf
-
-        from benchmarks.runners import _session
 
         self.tf = tf
         self.graph = tf.Graph()
@@ -218,8 +215,7 @@ class StaticTrainer(Trainer):
                                                                                       logits=train_logits))
             self.train_op = tf.train.AdamOptimizer(setup.lr).minimize(self.loss)
             init = tf.global_variables_initializer()
-        del gf
-        self.sess = _session(tf, self.graph, setup.backend)
+        self.sess = session_for(tf, self.graph, setup.backend)
         self.sess.run(init)
 
     def _net(self, training: bool) -> Any:
