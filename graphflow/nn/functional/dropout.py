@@ -18,9 +18,6 @@ from graphflow.ops.values import as_value, cast, is_value
 
 __all__ = ["dropout", "dropout1d", "dropout2d", "alpha_dropout", "random_key", "uniform"]
 
-_fallback = np.random.default_rng()  # used only when no eager default generator exists
-
-
 def random_key(like: Any, key: Any = None, generator: Any = None) -> Any:
     """An int64 scalar key of `like`'s kind of value (see the module docstring for the order)."""
     if key is None and generator is not None:
@@ -47,15 +44,9 @@ def _generator_key(generator: Any) -> Any:
 
 
 def _default_key() -> int:
-    try:
-        from graphflow.eager import random as eager_random  # the default generator behind gf.manual_seed
-    except ImportError:
-        eager_random = None
-    if eager_random is not None:
-        gen = getattr(eager_random, "default_generator", None)
-        if gen is not None:
-            return _generator_key(gen)
-    return int(_fallback.integers(0, 2**63 - 1))
+    from graphflow.random import default_generator  # the generator behind gf.manual_seed
+
+    return default_generator.next_key()
 
 
 def uniform(like: Any, shape: tuple, dtype: Any, key: Any = None, generator: Any = None) -> Any:

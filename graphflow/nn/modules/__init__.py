@@ -1,0 +1,1 @@
+"""The layer classes of `graphflow.nn`."""
