@@ -1,0 +1,1 @@
+// provided by cuda_emu.h (force-included)
