@@ -1,3 +1,4 @@
+# ruff: noqa: I001 - grouped by subsystem, eager exports after the dtypes
 """graphflow: a deep-learning framework with eager (PyTorch-style) and static (TF1-style) modes
 lowered to one op graph, optimised, compiled and differentiated symbolically."""
 

@@ -39,7 +39,9 @@ def format_values(data: np.ndarray, prefix: str = _PREFIX) -> str:
     if data.dtype.kind == "f":
         arr = data.astype(np.float64)
         fmt = _float_formatter(arr)
-        width = max((len(fmt(float(v))) for v in arr.reshape(-1)[:2000]), default=1)
+        shown = arr.reshape(-1)[:2000]
+        finite = shown[np.isfinite(shown)]  # nan/inf do not widen the columns (as in PyTorch)
+        width = max((len(fmt(float(v))) for v in (finite if finite.size else shown)), default=1)
         formatter: dict[str, Any] = {"float_kind": lambda v: fmt(float(v)).rjust(width)}
     elif data.dtype.kind == "b":
         arr = data

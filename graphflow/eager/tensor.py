@@ -17,6 +17,7 @@ from graphflow.eager.runtime import RUNTIME, cpu_backend
 from graphflow.eager.tape import INPUT_OP, TapeNode, VersionCounter, leaf_node
 from graphflow.errors import DeviceError, DTypeError, ShapeError
 from graphflow.ir import source
+from graphflow.ir.bind import DYNAMIC as _DYNAMIC
 from graphflow.ir.bind import infer_type, normalize_attrs
 from graphflow.ir.dtypes import DType, category, get_dtype
 from graphflow.ir.graph import Attrs, Node, TensorType
@@ -518,6 +519,8 @@ class Tensor(TensorMethods):
     # ---- in-place ops -----------------------------------------------------------------------
     def _inplace(self, name: str, result: Any, unsafe_cast: bool = False) -> Tensor:
         """Make `result` (an out-of-place result, already computed) this tensor's value."""
+        if _DYNAMIC:  # inside gf.compile's trace: the tracer records the write
+            return _DYNAMIC[-1].write_eager(self, name, result)
         if not isinstance(result, Tensor):
             result = HANDLER.constant(np.asarray(result))
         if result._data.shape != self._data.shape:
@@ -616,6 +619,8 @@ class Tensor(TensorMethods):
     def _overwrite(self, name: str, value: Any) -> Tensor:
         """Replace every element by `value` (broadcast); differentiable in `value`, and the old
         value gets a zero gradient (the tape stays connected through `where`)."""
+        if _DYNAMIC:  # inside gf.compile's trace: the tracer records the write
+            return _DYNAMIC[-1].write_eager(self, name, value, broadcast=True)
         self._check_inplace(name)
         vrg = isinstance(value, Tensor) and value._rg
         if not (GRAD.enabled and (self._rg or vrg)):

@@ -1,0 +1,63 @@
+"""Eager dispatch cost: microseconds per `small + small` (16 floats) and per 3-op
+forward+backward on a 16-float tensor, beside PyTorch's figures on the reference machine
+(3.5 us and 83 us) and, when PyTorch is importable, measured here too.
+
+Run: python -m benchmarks.dispatch [--backend numpy|llvm]"""
+
+from __future__ import annotations
+
+import argparse
+import timeit
+
+import numpy as np
+
+import graphflow as gf
+
+REFERENCE_US = {"add": 3.5, "fwd+bwd": 83.0}  # PyTorch CPU on the reference machine
+
+
+def _best_us(fn, number: int, repeat: int = 7) -> float:
+    fn()
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
+
+
+def measure(lib) -> dict[str, float]:
+    a = lib.ones(16)
+    b = lib.ones(16)
+    x = lib.tensor(np.linspace(-1, 1, 16).astype(np.float32), requires_grad=True)
+
+    def add():
+        return a + b
+
+    def step():
+        x.grad = None
+        loss = (x * x).sin().sum()
+        loss.backward()
+
+    return {"add": _best_us(add, 20000), "fwd+bwd": _best_us(step, 2000)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backend", default=None, help="CPU backend for graphflow (default: gf's default)")
+    args = parser.parse_args()
+    if args.backend:
+        gf.set_backend(args.backend)
+    ours = measure(gf)
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+        theirs = measure(torch)
+        label = "PyTorch (here)"
+    except ImportError:
+        theirs = REFERENCE_US
+        label = "PyTorch (reference)"
+    print(f"backend: {gf.eager.get_backend_name()}")
+    print(f"{'workload':<12}{'graphflow us':>14}{label + ' us':>24}{'ratio':>8}")
+    for k in ours:
+        print(f"{k:<12}{ours[k]:>14.2f}{theirs[k]:>24.2f}{ours[k] / theirs[k]:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()

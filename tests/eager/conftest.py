@@ -1,0 +1,47 @@
+"""Helpers for eager-mode tests: numerical gradient checks in float64."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphflow as gf
+
+
+def numeric_grad(fn, arrays, eps=1e-6):
+    """Central differences of sum(fn(*arrays)) with respect to each array."""
+    grads = []
+    for k, a in enumerate(arrays):
+        g = np.zeros_like(a)
+        flat = a.reshape(-1)
+        gflat = g.reshape(-1)
+        for i in range(flat.size):
+            old = flat[i]
+            flat[i] = old + eps
+            hi = fn(*[gf.tensor(x) for x in arrays]).sum().item()
+            flat[i] = old - eps
+            lo = fn(*[gf.tensor(x) for x in arrays]).sum().item()
+            flat[i] = old
+            gflat[i] = (hi - lo) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
+def check_grad(fn, *arrays, atol=1e-6, rtol=1e-5):
+    """Compare backward() of sum(fn(*tensors)) with central differences (float64)."""
+    arrays = [np.array(a, dtype=np.float64) for a in arrays]
+    ts = [gf.tensor(a, requires_grad=True) for a in arrays]
+    out = fn(*ts).sum()
+    out.backward()
+    expected = numeric_grad(fn, [a.copy() for a in arrays])
+    for t, e in zip(ts, expected):
+        got = np.zeros_like(e) if t.grad is None else t.grad.numpy()
+        np.testing.assert_allclose(got, e, atol=atol, rtol=rtol)
+
+
+@pytest.fixture(autouse=True)
+def _numpy_backend_and_grad_mode():
+    gf.set_backend("numpy")
+    assert gf.is_grad_enabled()
+    yield
+    gf.set_grad_enabled(True)
