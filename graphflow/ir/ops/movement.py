@@ -102,7 +102,7 @@ def _slice_vjp(node, g):
     """Scatter g back into zeros: flip negative steps, spread strided axes by interleaving zeros
     (reshape + pad), then pad to the input's extent."""
     (x,) = node.inputs
-    starts, stops, steps = node.attrs["starts"], node.attrs["stops"], node.attrs["steps"]
+    starts, steps = node.attrs["starts"], node.attrs["steps"]
     flips = tuple(i for i, st in enumerate(steps) if st < 0)
     if flips:
         g = bind("flip", g, axes=flips)
