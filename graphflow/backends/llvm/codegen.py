@@ -1,0 +1,352 @@
+"""Module emission: one function per unit, an OpenMP driver for the parallel ones, and ONE entry
+point `gf_main(ptr buffers, ptr callback) -> i32` that runs every unit in order (0: success;
+otherwise (unit + 1) << 8 | error code)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import llvmlite.ir as ir
+
+from graphflow.backends.llvm import jit
+from graphflow.backends.llvm.emit import F32, F64, I32, I64, PTR, compute_type, const, storage_type, store_value
+from graphflow.backends.llvm.evaluator import Evaluator
+from graphflow.backends.llvm.indexing import Aff, Index, Var
+from graphflow.backends.llvm.lowering import TABLE, Ctx, reduction
+from graphflow.backends.llvm.plan import (CALLBACK, EW, MATMUL, PARALLEL_MIN_ELEMENTS, REDUCE, Plan, Unit,
+                                          _is_transpose, numel)
+from graphflow.ir.graph import Node
+
+ENTRY = "gf_main"
+CALLBACK_ERROR = 255
+VOID = ir.VoidType()
+
+
+def for_range(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, body: Callable, init: ir.Value | None = None):
+    """Emit `for i in [lo, hi)`; body(i, acc) returns the next acc (when `init` is given).
+    Returns the final acc (or None)."""
+    fn = b.function
+    entry = b.block
+    body_bb = fn.append_basic_block("loop")
+    exit_bb = fn.append_basic_block("after")
+    b.cbranch(b.icmp_signed("<", lo, hi), body_bb, exit_bb)
+    b.position_at_end(body_bb)
+    i = b.phi(I64)
+    i.add_incoming(lo, entry)
+    acc = None
+    if init is not None:
+        acc = b.phi(init.type)
+        acc.add_incoming(init, entry)
+    new = body(i, acc)
+    latch = b.block
+    nxt = b.add(i, const(I64, 1))
+    i.add_incoming(nxt, latch)
+    if acc is not None:
+        acc.add_incoming(new, latch)
+    b.cbranch(b.icmp_signed("<", nxt, hi), body_bb, exit_bb)
+    b.position_at_end(exit_bb)
+    if init is None:
+        return None
+    out = b.phi(init.type)
+    out.add_incoming(init, entry)
+    out.add_incoming(new, latch)
+    return out
+
+
+class ModuleBuilder:
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.module = ir.Module(name="graphflow")
+        self.module.triple = jit.triple()
+        self.sources: list[str] = []
+
+    # -- per unit ------------------------------------------------------------------------------
+    def _params(self, unit: Unit) -> list[Node]:
+        nodes = [n for n in unit.reads() if n.id not in self.plan.scalars] + list(unit.outputs)
+        return list({n.id: n for n in nodes}.values())
+
+    def emit_unit(self, k: int, unit: Unit) -> tuple[ir.Function, int, bool]:
+        """Returns (loader function(lo, hi, bufs, err), parallel trip count, may_raise)."""
+        params = self._params(unit)
+        body = ir.Function(self.module, ir.FunctionType(VOID, [I64, I64] + [PTR] * len(params) + [PTR]),
+                           f"{unit.name}_body")
+        body.linkage = "internal"
+        for p in body.args[2:-1]:
+            p.add_attribute("noalias")
+        lo, hi = body.args[0], body.args[1]
+        err = body.args[-1]
+        b = ir.IRBuilder(body.append_basic_block("entry"))
+        ptrs = {n.id: a for n, a in zip(params, body.args[2:-1])}
+        raised = []
+
+        def raise_if(bb: ir.IRBuilder, cond: ir.Value, code: int) -> None:
+            raised.append(code)
+            with bb.if_then(cond, likely=False):
+                bb.store(const(I32, code), err)
+
+        out_ids = {o.id for o in unit.outputs}
+        reads = {n.id: a for n, a in zip(params, body.args[2:-1]) if n.id not in out_ids or n in unit.reads()}
+        ev = Evaluator(b, reads, self.plan.scalars, raise_if)
+        total = {EW: self._ew, REDUCE: self._reduce, MATMUL: self._matmul}[unit.kind](b, ev, unit, lo, hi, ptrs)
+        b.ret_void()
+
+        loader = ir.Function(self.module, ir.FunctionType(VOID, [I64, I64, PTR, PTR]), unit.name)
+        loader.linkage = "internal"
+        lb = ir.IRBuilder(loader.append_basic_block("entry"))
+        bufs = loader.args[2]
+        args = []
+        for n in params:
+            slot = lb.gep(bufs, [const(I64, self.plan.buffer_of[n.id])], source_etype=PTR)
+            args.append(lb.load(slot, typ=PTR))
+        lb.call(body, [loader.args[0], loader.args[1]] + args + [loader.args[3]])
+        lb.ret_void()
+        return loader, total, bool(raised)
+
+    def _store(self, b, ptrs, node: Node, lin: Aff, v: ir.Value) -> None:
+        ptr = b.gep(ptrs[node.id], [lin.emit(b)], source_etype=storage_type(node.dtype))
+        store_value(b, v, ptr, node.dtype)
+
+    def _ew(self, b, ev: Evaluator, unit: Unit, lo, hi, ptrs) -> int:
+        shape = unit.outputs[0].shape
+        size = numel(shape)
+        if unit.flat or len(shape) <= 1:
+            def body(i, acc):
+                ev.push()
+                lin = Aff.var(Var(i, size))
+                for o in unit.outputs:
+                    idx = Index(o.shape, lin=lin) if len(shape) != 1 or o.shape != shape else Index(
+                        shape, dims=(lin,), lin=lin)
+                    self._store(b, ptrs, o, lin, ev.value(o, idx))
+                ev.pop()
+            for_range(b, lo, hi, body)
+            return size
+
+        def nest(level: int, dims: list[Aff]) -> None:
+            if level == len(shape):
+                ev.push()
+                full = Index(shape, dims=dims)
+                for o in unit.outputs:
+                    idx = full if o.shape == shape else Index(o.shape, lin=full.lin())
+                    self._store(b, ptrs, o, full.lin(), ev.value(o, idx))
+                ev.pop()
+                return
+            start, stop = (lo, hi) if level == 0 else (const(I64, 0), const(I64, shape[level]))
+            for_range(b, start, stop, lambda i, acc: nest(level + 1, dims + [Aff.var(Var(i, shape[level]))]))
+
+        nest(0, [])
+        return shape[0]
+
+    def _reduce(self, b, ev: Evaluator, unit: Unit, lo, hi, ptrs) -> int:
+        red0 = unit.reds[0]
+        shape = red0.inputs[0].shape
+        axes = tuple(range(len(shape))) if red0.attrs["axes"] is None else tuple(red0.attrs["axes"])
+        kept = [p for p in range(len(shape)) if p not in axes]
+        kept_size = numel([shape[p] for p in kept])
+        full_size = numel(shape)
+
+        def inner(level: int, dims: dict, leaf: Callable, acc):
+            if level == len(axes):
+                return leaf(dims, acc)
+            p = axes[level]
+
+            def step(i, a):
+                ev.push()
+                out = inner(level + 1, {**dims, p: Aff.var(Var(i, shape[p]))}, leaf, a)
+                ev.pop()
+                return out
+            return for_range(b, const(I64, 0), const(I64, shape[p]), step, acc)
+
+        def row(dims: dict) -> None:
+            ev.push()
+            for r in unit.reds:
+                acc_t, ident, combine = reduction(r.op.name, r.dtype)
+
+                def leaf(d, acc, r=r, combine=combine):
+                    full = Index(shape, dims=[d[p] for p in range(len(shape))])
+                    return combine(b, acc, ev.value(r.inputs[0], full))
+                total = inner(0, dims, leaf, ident)
+                if r.attrs["keepdims"]:
+                    rdims = [dims[p] if p in dims else Aff() for p in range(len(shape))]
+                else:
+                    rdims = [dims[p] for p in kept]
+                ev.remember(r, Index(r.shape, dims=rdims), total)
+            kept_index = Index([shape[p] for p in kept], dims=[dims[p] for p in kept])
+            full_outs = []
+            for o in unit.outputs:
+                if numel(o.shape) == kept_size and (o.op.category == "reduce" or kept_size != full_size):
+                    lin = kept_index.lin()
+                    self._store(b, ptrs, o, lin, ev.value(o, Index(o.shape, lin=lin)))
+                else:
+                    full_outs.append(o)
+            if full_outs:
+                def leaf(d, acc):
+                    full = Index(shape, dims=[d[p] for p in range(len(shape))])
+                    for o in full_outs:
+                        idx = full if o.shape == shape else Index(o.shape, lin=full.lin())
+                        self._store(b, ptrs, o, full.lin(), ev.value(o, idx))
+                    return None
+                inner(0, dims, lambda d, acc: leaf(d, acc), None)
+            ev.pop()
+
+        def outer(level: int, dims: dict) -> None:
+            if level == len(kept):
+                row(dims)
+                return
+            p = kept[level]
+            start, stop = (lo, hi) if level == 0 else (const(I64, 0), const(I64, shape[p]))
+
+            def step(i, acc):
+                ev.push()
+                outer(level + 1, {**dims, p: Aff.var(Var(i, shape[p]))})
+                ev.pop()
+            for_range(b, start, stop, step)
+
+        if not kept:
+            with b.if_then(b.icmp_signed("<", lo, hi)):
+                row({})
+            return 1
+        outer(0, {})
+        return shape[kept[0]]
+
+    def _matmul(self, b, ev: Evaluator, unit: Unit, lo, hi, ptrs) -> int:
+        m = unit.matmul
+        a, bb = m.inputs
+        batch_shape = m.shape[:-2]
+        M, N = m.shape[-2], m.shape[-1]
+        K = a.shape[-1]
+        nb = numel(batch_shape)
+        d = m.dtype
+        blas = jit.blas_library() is not None and d.name in ("float32", "float64")
+        out = ptrs[m.id]
+        if M * N == 0:
+            return 1
+        if blas and K > 0:
+            ta, pa = (True, a.inputs[0]) if _is_transpose(a) and a.id not in ptrs else (False, a)
+            tb, pb = (True, bb.inputs[0]) if _is_transpose(bb) and bb.id not in ptrs else (False, bb)
+            ft = F32 if d.name == "float32" else F64
+            fname = "scipy_cblas_sgemm64_" if d.name == "float32" else "scipy_cblas_dgemm64_"
+            fn = self.module.globals.get(fname) or ir.Function(self.module, ir.FunctionType(
+                VOID, [I32, I32, I32, I64, I64, I64, ft, PTR, I64, PTR, I64, ft, PTR, I64]), fname)
+            lda = M if ta else K
+            ldb = K if tb else N
+
+            def call(i, acc):
+                off_a = b.mul(i, const(I64, M * K))
+                off_b = b.mul(i, const(I64, K * N))
+                off_c = b.mul(i, const(I64, M * N))
+                b.call(fn, [const(I32, 101), const(I32, 112 if ta else 111), const(I32, 112 if tb else 111),
+                            const(I64, M), const(I64, N), const(I64, K), const(ft, 1.0),
+                            b.gep(ptrs[pa.id], [off_a], source_etype=ft), const(I64, max(lda, 1)),
+                            b.gep(ptrs[pb.id], [off_b], source_etype=ft), const(I64, max(ldb, 1)),
+                            const(ft, 0.0), b.gep(out, [off_c], source_etype=ft), const(I64, max(N, 1))])
+            with b.if_then(b.icmp_signed("<", lo, hi)):
+                for_range(b, const(I64, 0), const(I64, nb), call)
+            return 1
+        # any dtype: out[.., i, j] = sum_k a[.., i, k] * b[.., k, j], operands through the evaluator
+        acc_t, ident, combine = reduction("reduce_sum", d)
+        mul = TABLE[("mul", d.kind if d.kind != "b" else "i")]
+        cx = Ctx((d, d), d, m.attrs)
+        nd = len(m.shape)
+
+        def loops(level: int, dims: list[Aff]) -> None:
+            if level == nd:
+                ev.push()
+
+                def leaf(k, acc):
+                    ev.push()
+                    kv = Aff.var(Var(k, K))
+                    x = ev.value(a, Index(a.shape, dims=dims[:-1] + [kv]))
+                    y = ev.value(bb, Index(bb.shape, dims=dims[:-2] + [kv, dims[-1]]))
+                    ev.pop()
+                    return combine(b, acc, mul(b, [x, y], cx))
+                total = for_range(b, const(I64, 0), const(I64, K), leaf, ident)
+                self._store(b, ptrs, m, Index(m.shape, dims=dims).lin(), total)
+                ev.pop()
+                return
+            start, stop = (lo, hi) if level == 0 else (const(I64, 0), const(I64, m.shape[level]))
+            for_range(b, start, stop, lambda i, acc: loops(level + 1, dims + [Aff.var(Var(i, m.shape[level]))]))
+
+        loops(0, [])
+        return m.shape[0]
+
+    # -- the module ----------------------------------------------------------------------------
+    def build(self) -> str:
+        mod = self.module
+        main = ir.Function(mod, ir.FunctionType(I32, [PTR, PTR]), ENTRY)
+        bufs, cb = main.args
+        b = ir.IRBuilder(main.append_basic_block("entry"))
+        err = b.bitcast(b.alloca(I32), PTR)
+        data = b.alloca(PTR, size=const(I32, 3))
+        b.store(const(I32, 0), err)
+        cb_type = ir.FunctionType(I32, [I32])
+        for k, unit in enumerate(self.plan.units):
+            if unit.kind == CALLBACK:
+                status = b.call(_FnPtr(cb, cb_type), [const(I32, k)])
+                with b.if_then(b.icmp_signed("!=", status, const(I32, 0)), likely=False):
+                    b.ret(const(I32, ((k + 1) << 8) | CALLBACK_ERROR))
+                continue
+            loader, total, may_raise = self.emit_unit(k, unit)
+            work = max((numel(o.shape) for o in unit.outputs), default=0)
+            if unit.kind == REDUCE:
+                work = max(work, numel(unit.reds[0].inputs[0].shape))
+            if jit.has_gomp() and unit.kind != MATMUL and total >= 2 and work >= PARALLEL_MIN_ELEMENTS:
+                self._parallel(b, loader, bufs, err, data, total)
+            else:
+                b.call(loader, [const(I64, 0), const(I64, total), bufs, err])
+            if may_raise:
+                code = b.load(err, typ=I32)
+                with b.if_then(b.icmp_signed("!=", code, const(I32, 0)), likely=False):
+                    b.ret(b.or_(code, const(I32, (k + 1) << 8)))
+        b.ret(const(I32, 0))
+        return str(mod)
+
+    def _parallel(self, b, loader, bufs, err, data, total: int) -> None:
+        """GOMP_parallel over [0, total): each thread takes one contiguous chunk."""
+        mod = self.module
+        name = f"{loader.name}_omp"
+        fn = ir.Function(mod, ir.FunctionType(VOID, [PTR]), name)
+        fn.linkage = "internal"
+        fb = ir.IRBuilder(fn.append_basic_block("entry"))
+        p = fn.args[0]
+        fbufs = fb.load(fb.gep(p, [const(I64, 0)], source_etype=PTR), typ=PTR)
+        ferr = fb.load(fb.gep(p, [const(I64, 1)], source_etype=PTR), typ=PTR)
+        n = fb.ptrtoint(fb.load(fb.gep(p, [const(I64, 2)], source_etype=PTR), typ=PTR), I64)
+        tid = fb.sext(self._omp(fb, "omp_get_thread_num"), I64)
+        nth = fb.sext(self._omp(fb, "omp_get_num_threads"), I64)
+        chunk = fb.sdiv(fb.add(n, fb.sub(nth, const(I64, 1))), nth)
+        start = fb.mul(tid, chunk)
+        stop = fb.add(start, chunk)
+        stop = fb.select(fb.icmp_signed("<", stop, n), stop, n)
+        with fb.if_then(fb.icmp_signed("<", start, stop)):
+            fb.call(loader, [start, stop, fbufs, ferr])
+        fb.ret_void()
+        gomp = mod.globals.get("GOMP_parallel") or ir.Function(
+            mod, ir.FunctionType(VOID, [PTR, PTR, I32, I32]), "GOMP_parallel")
+        b.store(bufs, b.gep(data, [const(I64, 0)], source_etype=PTR))
+        b.store(err, b.gep(data, [const(I64, 1)], source_etype=PTR))
+        count = total if isinstance(total, ir.Value) else const(I64, total)
+        b.store(b.inttoptr(count, PTR), b.gep(data, [const(I64, 2)], source_etype=PTR))
+        b.call(gomp, [fn, data, const(I32, 0), const(I32, 0)])
+
+    def _omp(self, b, name: str) -> ir.Value:
+        fn = self.module.globals.get(name) or ir.Function(self.module, ir.FunctionType(I32, []), name)
+        return b.call(fn, [])
+
+
+class _FnPtr:
+    """Lets IRBuilder.call call through a function pointer of a known type."""
+
+    def __init__(self, ptr: ir.Value, ftype: ir.FunctionType):
+        self._ptr = ptr
+        self.function_type = ftype
+        self.type = PTR
+
+    def get_reference(self) -> str:
+        return self._ptr.get_reference()
+
+    @property
+    def name(self) -> str:
+        return self._ptr.name
+
+
+_ = compute_type

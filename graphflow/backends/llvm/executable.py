@@ -1,0 +1,282 @@
+"""Whole-graph compilation: plan, emit one module, compile (or load from the cache), and run it
+through its single native entry point."""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import threading
+from collections.abc import Sequence
+
+import llvmlite
+import numpy as np
+
+from graphflow.backends.base import Executable
+from graphflow.backends.llvm import cache, jit
+from graphflow.backends.llvm.codegen import CALLBACK_ERROR, ENTRY, ModuleBuilder
+from graphflow.backends.llvm.indexing import Unsupported
+from graphflow.backends.llvm.lowering import ERROR_TEXT
+from graphflow.backends.llvm.plan import Plan, make_plan, partition
+from graphflow.backends.numpy.interpreter import evaluate
+from graphflow.errors import GraphError
+from graphflow.ir.graph import Graph, Node
+from graphflow.ir.ops.source import ConstValue, RunContext, VarRef
+from graphflow.ir.shapes import fmt
+
+ALIGN = 64
+CODEGEN_VERSION = "1"
+
+
+def _code_digest() -> str:
+    """Changes whenever this backend's code generator changes (part of every cache key)."""
+    import os
+
+    h = hashlib.sha256(CODEGEN_VERSION.encode())
+    here = os.path.dirname(__file__)
+    for name in sorted(os.listdir(here)):
+        if name.endswith(".py"):
+            with open(os.path.join(here, name), "rb") as f:
+                h.update(f.read())
+    return h.hexdigest()
+
+
+_CODE_DIGEST = _code_digest()
+_ENTRY_TYPE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
+_CB_TYPE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int32)
+_loaded: dict[str, jit.LoadedObject] = {}
+_split_keys: set[str] = set()
+_load_lock = threading.Lock()
+
+
+def aligned_empty(shape, dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array whose data starts on a 64-byte boundary."""
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(n + ALIGN, dtype=np.uint8)
+    off = (-raw.ctypes.data) % ALIGN
+    return raw[off:off + n].view(dtype).reshape(shape)
+
+
+def _stable(obj) -> str:
+    """A deterministic text of attribute values (constants by dtype and shape: their contents
+    live in buffers, except single elements, which are inlined into the code)."""
+    if isinstance(obj, ConstValue):
+        a = obj.array
+        return f"const({a.dtype.str},{a.shape}{',' + repr(a.tobytes()) if a.size == 1 else ''})"
+    if isinstance(obj, VarRef):
+        return f"var({obj.dtype.name},{obj.shape})"
+    if isinstance(obj, (tuple, list)):
+        return "(" + ",".join(_stable(x) for x in obj) + ")"
+    if hasattr(obj, "items") and hasattr(obj, "keys"):
+        return "{" + ",".join(f"{k}:{_stable(v)}" for k, v in sorted(obj.items())) + "}"
+    if hasattr(obj, "name") and hasattr(obj, "kind") and hasattr(obj, "np"):
+        return obj.name
+    return repr(obj)
+
+
+def graph_key(graph: Graph, parts) -> str:
+    pos = {n.id: k for k, n in enumerate(graph.nodes)}
+    layout = [(k.kind, tuple(pos.get(n.id, -1) for n in k.nodes)) for k in parts.kernels]
+    text = "|".join([_stable(graph.structure_key()), repr(layout), jit.fingerprint(), _CODE_DIGEST,
+                     llvmlite.__version__])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def optimise(graph: Graph) -> Graph:
+    """The optimiser's pass pipeline when it is present."""
+    try:
+        from graphflow.passes.pipeline import run_pipeline
+    except ImportError:
+        return graph
+    return run_pipeline(graph)
+
+
+def build_plan(graph: Graph) -> tuple[Plan, str]:
+    parts = partition(graph)
+    key = graph_key(graph, parts)
+    split = key in _split_keys or _has_split_marker(key)
+    return make_plan(graph, parts, split_all=split), key + ("-split" if split else "")
+
+
+def _has_split_marker(key: str) -> bool:
+    return cache.get(key + "-needs-split") is not None
+
+
+def compile_plan(plan: Plan, key: str) -> tuple[jit.LoadedObject, Plan, str]:
+    with _load_lock:
+        if key in _loaded:
+            return _loaded[key], plan, key
+    obj = cache.get(key)
+    if obj is None:
+        try:
+            text = ModuleBuilder(plan).build()
+        except Unsupported:
+            # a fused kernel shape the emitter does not cover: remember, and compile unfused
+            cache.put(key + "-needs-split", b"1")
+            _split_keys.add(key)
+            parts = partition(plan.graph)
+            plan = make_plan(plan.graph, parts, split_all=True)
+            key = key + "-split"
+            text = ModuleBuilder(plan).build()
+        obj = jit.compile_ir(text)
+        cache.put(key, obj)
+    loaded = jit.LoadedObject(obj)
+    with _load_lock:
+        _loaded[key] = loaded
+    return loaded, plan, key
+
+
+class LLVMExecutable(Executable):
+    """A graph compiled to one native module; `run` validates, calls `gf_main` once, returns
+    fresh output arrays."""
+
+    def __init__(self, graph: Graph):
+        self.source_graph = graph
+        self.graph = graph
+        g = optimise(graph)
+        self.optimised = g
+        plan, key = build_plan(g)
+        self._object, self.plan, self.key = compile_plan(plan, key)
+        self._entry = _ENTRY_TYPE(self._object.address(ENTRY))
+        self._cb = _CB_TYPE(self._callback)
+        self._cb_addr = ctypes.cast(self._cb, ctypes.c_void_p).value
+        self._lock = threading.Lock()
+        self._pending: BaseException | None = None
+        self._ctx: RunContext | None = None
+        self._prepare()
+
+    @property
+    def fallbacks(self) -> list[str]:
+        return self.plan.fallbacks
+
+    def _prepare(self) -> None:
+        plan = self.plan
+        nb = len(plan.buffers)
+        self._table = np.zeros(max(nb, 1), dtype=np.uint64)
+        self._arrays: list[np.ndarray | None] = [None] * nb
+        offsets, total = [], 0
+        for buf in plan.buffers:
+            if buf.kind == "scratch":
+                offsets.append((buf, total))
+                nbytes = int(np.prod(buf.node.shape, dtype=np.int64)) * buf.node.dtype.itemsize
+                total += -(-max(nbytes, 1) // ALIGN) * ALIGN
+        self._arena = aligned_empty((max(total, 1),), np.uint8)
+        for buf, off in offsets:
+            n = buf.node
+            nbytes = int(np.prod(n.shape, dtype=np.int64)) * n.dtype.itemsize
+            arr = self._arena[off:off + nbytes].view(n.dtype.np).reshape(n.shape)
+            self._set(buf.index, arr)
+        for buf in plan.buffers:
+            if buf.kind == "const":
+                arr = np.ascontiguousarray(buf.node.attrs["value"].array)
+                if arr.ctypes.data % ALIGN:
+                    copy = aligned_empty(arr.shape, arr.dtype)
+                    copy[...] = arr
+                    arr = copy
+                self._set(buf.index, arr)
+        self._inputs = [b for b in plan.buffers if b.kind == "input"]
+        self._hosts = [b for b in plan.buffers if b.kind == "host"]
+        self._fresh = [b for b in plan.buffers if b.kind in ("out", "fresh")]
+        self._assigns = [(plan.buffer_of[n.id], n.attrs["var"]) for n in plan.graph.nodes
+                         if n.op.name == "assign" and n.id in plan.buffer_of]
+
+    def _set(self, index: int, arr: np.ndarray) -> None:
+        self._arrays[index] = arr
+        self._table[index] = arr.ctypes.data if arr.size else 0
+
+    def run(self, inputs: Sequence[np.ndarray], state: dict | None = None,
+            bindings: dict[str, int] | None = None) -> list[np.ndarray]:
+        graph = self.plan.graph
+        if len(inputs) != len(graph.inputs):
+            raise GraphError(f"graph takes {len(graph.inputs)} inputs, got {len(inputs)}")
+        state = state if state is not None else {}
+        with self._lock:
+            for buf in self._inputs:
+                self._set(buf.index, _check_input(buf.node, inputs[buf.pos], buf.pos))
+            ctx = RunContext(state=state, bindings=bindings)
+            self._ctx = ctx
+            for buf in self._hosts:
+                self._set(buf.index, _host_value(buf.node, ctx))
+            for buf in self._fresh:
+                self._set(buf.index, aligned_empty(buf.node.shape, buf.node.dtype.np))
+            status = self._entry(self._table.ctypes.data, self._cb_addr)
+            if status:
+                self._raise(status)
+            for index, var in self._assigns:
+                state[var] = self._arrays[index]
+            return self._outputs()
+
+    def _outputs(self) -> list[np.ndarray]:
+        plan = self.plan
+        out, seen = [], set()
+        for k, o in enumerate(plan.graph.outputs):
+            if o.id in plan.scalars:
+                out.append(np.array(o.attrs["value"].array, copy=True))
+                continue
+            buf = plan.buffers[plan.buffer_of[o.id]]
+            arr = self._arrays[buf.index]
+            fresh = buf.kind in ("out", "fresh") and o.id not in seen
+            out.append(arr if fresh else np.array(arr, copy=True))
+            seen.add(o.id)
+        return out
+
+    def _callback(self, k: int) -> int:
+        """Runs one unit with the NumPy reference (ops this backend does not lower)."""
+        try:
+            unit = self.plan.units[k]
+            n = unit.nodes[0]
+            args = [self._value_of(i) for i in n.inputs]
+            result = evaluate(n.op, args, n.attrs, n.type, self._ctx)
+            np.copyto(self._arrays[self.plan.buffer_of[n.id]], result, casting="unsafe")
+            return 0
+        except BaseException as exc:  # noqa: BLE001 - re-raised by run() after the native call returns
+            self._pending = exc
+            return 1
+
+    def _value_of(self, n: Node) -> np.ndarray:
+        if n.id in self.plan.scalars:
+            return n.attrs["value"].array
+        return self._arrays[self.plan.buffer_of[n.id]]
+
+    def _raise(self, status: int) -> None:
+        unit = self.plan.units[(status >> 8) - 1]
+        code = status & 0xFF
+        if code == CALLBACK_ERROR:
+            exc, self._pending = self._pending, None
+            n = unit.nodes[0]
+            where = f" (node created at {n.loc})" if n.loc else ""
+            if isinstance(exc, (ValueError, IndexError, ZeroDivisionError, KeyError, TypeError)):
+                raise type(exc)(f"{n.op.name}: {exc}{where}") from None
+            raise exc
+        cls, text = ERROR_TEXT.get(code, (RuntimeError, f"error {code}"))
+        culprit = next((n for n in unit.nodes if n.op.name in ("gather", "floor_div", "mod")), unit.nodes[0])
+        where = f" (node created at {culprit.loc})" if culprit.loc else ""
+        raise cls(f"{culprit.op.name}: {text} in {culprit.describe()}{where}")
+
+
+def _check_input(node: Node, value, pos: int) -> np.ndarray:
+    arr = np.asarray(value)
+    t = node.type
+    label = node.name or (node.attrs.get("name") if node.op.name == "input" else None) or f"#{pos}"
+    where = f" (created at {node.loc})" if node.loc else ""
+    if arr.dtype != t.dtype.np:
+        raise GraphError(f"input {label} expects dtype {t.dtype.name}, got {arr.dtype}{where}")
+    if arr.shape != tuple(t.shape):
+        raise GraphError(f"input {label} expects shape {fmt(t.shape)}, got {fmt(arr.shape)}{where}")
+    if not arr.flags.c_contiguous or (arr.size and arr.ctypes.data % arr.dtype.itemsize):
+        arr = np.ascontiguousarray(arr).copy() if arr.flags.c_contiguous else np.ascontiguousarray(arr)
+    return arr
+
+
+def _host_value(node: Node, ctx: RunContext) -> np.ndarray:
+    if node.op.name == "variable":
+        var = node.attrs["var"]
+        if var not in ctx.state:
+            raise GraphError(f"variable {var.name!r} is read before it was initialised"
+                             + (f" (created at {node.loc})" if node.loc else ""))
+        arr = np.asarray(ctx.state[var])
+        if arr.dtype != var.dtype.np or arr.shape != tuple(var.shape):
+            raise GraphError(f"variable {var.name!r} holds {arr.dtype}{fmt(arr.shape)}, expected "
+                             f"{var.dtype.name}{fmt(var.shape)}")
+        return np.ascontiguousarray(arr)
+    return np.ascontiguousarray(evaluate(node.op, [], node.attrs, node.type, ctx))

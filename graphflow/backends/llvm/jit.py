@@ -1,0 +1,138 @@
+"""LLVM setup for the host CPU: target machine, the new pass manager pipeline, object emission and
+loading object code into a JIT (so cached objects load without recompiling)."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import glob
+import os
+import threading
+from functools import lru_cache
+
+import llvmlite
+import llvmlite.binding as llvm
+
+_lock = threading.RLock()
+
+
+@lru_cache(maxsize=1)
+def _init() -> None:
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    _load_runtime_libraries()
+
+
+def _load_runtime_libraries() -> None:
+    """Make the symbols generated code calls resolvable: libm, libgomp, NumPy's OpenBLAS."""
+    for name in ("m", "gomp"):
+        path = ctypes.util.find_library(name)
+        if path:
+            llvm.load_library_permanently(path)
+    blas = blas_library()
+    if blas:
+        llvm.load_library_permanently(blas)
+
+
+@lru_cache(maxsize=1)
+def blas_library() -> str | None:
+    """The OpenBLAS that NumPy ships (its `scipy_cblas_*64_` symbols), or None."""
+    import numpy as np
+
+    root = os.path.dirname(os.path.dirname(np.__file__))
+    found = sorted(glob.glob(os.path.join(root, "numpy.libs", "libscipy_openblas64_*.so")))
+    if not found:
+        return None
+    try:
+        lib = ctypes.CDLL(found[0])
+        lib.scipy_cblas_sgemm64_  # noqa: B018 - probe the symbol
+    except (OSError, AttributeError):
+        return None
+    return found[0]
+
+
+@lru_cache(maxsize=1)
+def has_gomp() -> bool:
+    path = ctypes.util.find_library("gomp")
+    return bool(path)
+
+
+@lru_cache(maxsize=1)
+def target_machine() -> llvm.TargetMachine:
+    _init()
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=host_features(),
+                                        opt=3, reloc="pic", codemodel="default")
+
+
+@lru_cache(maxsize=1)
+def host_features() -> str:
+    _init()
+    return llvm.get_host_cpu_features().flatten()
+
+
+def fingerprint() -> str:
+    """What compiled code depends on besides the graph: CPU, its features, llvmlite, LLVM."""
+    _init()
+    return "|".join([llvm.get_host_cpu_name(), host_features(), llvmlite.__version__,
+                     ".".join(map(str, llvm.llvm_version_info)), str(bool(blas_library()))])
+
+
+def triple() -> str:
+    _init()
+    return llvm.get_process_triple()
+
+
+def compile_ir(text: str, speed_level: int = 3) -> bytes:
+    """Parse, optimise (O3 with loop and SLP vectorisation) and emit native object code."""
+    _init()
+    with _lock:
+        mod = llvm.parse_assembly(text)
+        mod.triple = llvm.get_process_triple()
+        tm = target_machine()
+        mod.data_layout = str(tm.target_data)
+        mod.verify()
+        pto = llvm.create_pipeline_tuning_options(speed_level=speed_level)
+        pto.loop_vectorization = True
+        pto.slp_vectorization = True
+        pto.loop_unrolling = True
+        pto.loop_interleaving = True
+        pb = llvm.create_pass_builder(tm, pto)
+        mpm = pb.getModulePassManager()
+        mpm.run(mod, pb)
+        return tm.emit_object(mod)
+
+
+def optimised_ir(text: str) -> str:
+    """The optimised IR of a module (for inspection)."""
+    _init()
+    with _lock:
+        mod = llvm.parse_assembly(text)
+        tm = target_machine()
+        mod.triple = llvm.get_process_triple()
+        mod.data_layout = str(tm.target_data)
+        pto = llvm.create_pipeline_tuning_options(speed_level=3)
+        pb = llvm.create_pass_builder(tm, pto)
+        pb.getModulePassManager().run(mod, pb)
+        return str(mod)
+
+
+class LoadedObject:
+    """Object code loaded into its own execution engine; keeps it alive while referenced."""
+
+    def __init__(self, obj: bytes):
+        _init()
+        with _lock:
+            backing = llvm.parse_assembly("")
+            backing.triple = llvm.get_process_triple()
+            self._engine = llvm.create_mcjit_compiler(backing, target_machine())
+            self._engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+            self._engine.finalize_object()
+            self._engine.run_static_constructors()
+
+    def address(self, name: str) -> int:
+        with _lock:
+            addr = self._engine.get_function_address(name)
+        if not addr:
+            raise RuntimeError(f"symbol {name!r} missing from the compiled object")
+        return addr

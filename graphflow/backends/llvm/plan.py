@@ -1,0 +1,278 @@
+"""Planning: the fusion partition cut into units this backend emits (one loop nest, one BLAS call
+or one NumPy-reference callback each), and the buffers they read and write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from graphflow.backends.llvm.evaluator import NEEDS_DIMS
+from graphflow.backends.llvm.lowering import FALLBACK, INDEX_OPS, SOURCES, is_fallback
+from graphflow.ir.graph import Graph, Node
+from graphflow.passes.kernel import PartitionedGraph, one_kernel_per_node
+
+EW, REDUCE, MATMUL, CALLBACK = "ew", "reduce", "matmul", "callback"
+PARALLEL_MIN_ELEMENTS = 1 << 15  # below this a kernel stays on one core
+
+
+def partition(graph: Graph) -> PartitionedGraph:
+    """The optimiser's fusion when it is present, else one kernel per node."""
+    try:
+        from graphflow.passes.fusion import partition as fuse
+    except ImportError:
+        return one_kernel_per_node(graph)
+    return fuse(graph)
+
+
+@dataclass
+class Buffer:
+    index: int
+    node: Node
+    kind: str  # input | const | host | out | fresh | scratch
+    pos: int | None = None  # graph input position, or first output position
+
+
+@dataclass
+class Unit:
+    kind: str
+    nodes: list[Node]  # computed by this unit, topological order
+    outputs: list[Node]  # written to buffers
+    name: str = ""
+    reds: list[Node] = field(default_factory=list)
+    matmul: Node | None = None
+    flat: bool = False
+
+    def reads(self) -> list[Node]:
+        """Buffers this unit loads from (materialised values it does not compute itself)."""
+        own = {n.id for n in self.nodes}
+        seen: dict[int, Node] = {}
+        for n in self.nodes:
+            for i in n.inputs:
+                if i.id not in own and i.id not in seen:
+                    seen[i.id] = i
+        if self.kind == MATMUL:
+            for i in self.matmul.inputs:
+                seen.setdefault(i.id, i)
+        return list(seen.values())
+
+
+def numel(shape) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _is_transpose(n: Node) -> bool:
+    perm = n.attrs["perm"] if n.op.name == "permute" else None
+    if perm is None or len(perm) < 2:
+        return False
+    k = len(perm)
+    return tuple(perm) == tuple(range(k - 2)) + (k - 1, k - 2)
+
+
+@dataclass
+class Plan:
+    graph: Graph
+    buffers: list[Buffer]
+    units: list[Unit]
+    buffer_of: dict[int, int]  # node id -> buffer index
+    scalars: dict[int, object]  # node id -> inlined scalar constant
+    fallbacks: list[str]
+
+    def describe(self) -> str:
+        lines = []
+        for k, u in enumerate(self.units):
+            lines.append(f"unit {k} [{u.kind}{' flat' if u.flat else ''}] {' '.join(n.op.name for n in u.nodes)}")
+        return "\n".join(lines)
+
+
+def make_plan(graph: Graph, parts: PartitionedGraph, split_all: bool = False) -> Plan:
+    input_pos = {n.id: k for k, n in enumerate(graph.inputs)}
+    output_ids = {o.id for o in graph.outputs}
+    users: dict[int, set[int]] = {}
+    for n in graph.nodes:
+        if n.id in input_pos:
+            continue
+        for i in n.inputs:
+            users.setdefault(i.id, set()).add(n.id)
+
+    scalars: dict[int, object] = {}
+    sources: list[Node] = []
+    units: list[Unit] = []
+    fallbacks: list[str] = []
+    for kernel in parts.kernels:
+        nodes = []
+        for n in kernel.nodes:
+            if n.id in input_pos or n.op.name in SOURCES:
+                sources.append(n)
+            else:
+                nodes.append(n)
+        if not nodes:
+            continue
+        own = {n.id for n in nodes}
+        needed = [n for n in nodes if n.id in output_ids or n.op.name == "assign"
+                  or any(u not in own for u in users.get(n.id, ()))]
+        units.extend(_units_for(nodes, needed, split_all, fallbacks))
+
+    for n in sources:
+        if (n.op.name == "constant" and n.id not in output_ids and n.attrs["value"].array.size == 1
+                and n.id not in input_pos):
+            arr = n.attrs["value"].array
+            scalars[n.id] = bool(arr.item()) if arr.dtype == np.bool_ else (
+                arr.view(np.uint16).item() if arr.dtype.name in ("float16", "bfloat16") else arr.item())
+
+    buffers: list[Buffer] = []
+    buffer_of: dict[int, int] = {}
+
+    def add(node: Node, kind: str, pos: int | None = None) -> None:
+        buffer_of[node.id] = len(buffers)
+        buffers.append(Buffer(len(buffers), node, kind, pos))
+
+    for n in graph.inputs:
+        add(n, "input", input_pos[n.id])
+    for n in dict.fromkeys(sources):
+        if n.id in buffer_of or n.id in scalars:
+            continue
+        add(n, "const" if n.op.name == "constant" else "host")
+    first_out = {}
+    for k, o in enumerate(graph.outputs):
+        first_out.setdefault(o.id, k)
+    for u in units:
+        for o in u.outputs:
+            if o.id in buffer_of:
+                continue
+            if o.id in first_out:
+                add(o, "out", first_out[o.id])
+            elif o.op.name == "assign":
+                add(o, "fresh")
+            else:
+                add(o, "scratch")
+    for k, u in enumerate(units):
+        u.name = f"u{k}_{u.kind}_{'_'.join(dict.fromkeys(n.op.name for n in u.nodes))}"[:60]
+    return Plan(graph, buffers, units, buffer_of, scalars, fallbacks)
+
+
+def _units_for(nodes: list[Node], needed: list[Node], split_all: bool, fallbacks: list[str]) -> list[Unit]:
+    if not split_all and not any(is_fallback(n.op.name, _kind_dtype(n)) for n in nodes):
+        try:
+            return _fused_units(nodes, needed)
+        except _Split:
+            pass
+    return [_single(n, fallbacks) for n in nodes]
+
+
+class _Split(Exception):
+    pass
+
+
+def _kind_dtype(n: Node):
+    return n.inputs[0].dtype if n.inputs else n.dtype
+
+
+def _single(n: Node, fallbacks: list[str]) -> Unit:
+    name = n.op.name
+    if is_fallback(name, _kind_dtype(n)):
+        reason = FALLBACK.get(name) or FALLBACK.get((name, _kind_dtype(n).kind))
+        fallbacks.append(f"{name} ({_kind_dtype(n).name}): {reason}")
+        return Unit(CALLBACK, [n], [n])
+    if n.op.category == "reduce":
+        return Unit(REDUCE, [n], [n], reds=[n])
+    if name == "matmul":
+        return Unit(MATMUL, [n], [n], matmul=n)
+    return Unit(EW, [n], [n], flat=_flat([n], n.shape))
+
+
+def _fused_units(nodes: list[Node], needed: list[Node]) -> list[Unit]:
+    mms = [n for n in nodes if n.op.name == "matmul"]
+    reds = [n for n in nodes if n.op.category == "reduce"]
+    if mms:
+        if len(mms) > 1 or reds:
+            raise _Split
+        m = mms[0]
+        own = {n.id for n in nodes}
+        before = [n for n in nodes if n is not m and _is_ancestor(n, m, own)]
+        for n in before:
+            if not _is_transpose(n) or n.inputs[0].id in own:
+                raise _Split
+        rest = [n for n in nodes if n is not m and n not in before]
+        units = [Unit(MATMUL, before + [m], [m], matmul=m)]
+        outs = [o for o in needed if o is not m]
+        if rest:
+            if any(o not in rest for o in outs):
+                raise _Split
+            units.extend(_ew_units(rest, outs))
+        return units
+    if reds:
+        return [_reduce_unit(nodes, needed, reds)]
+    return _ew_units(nodes, needed)
+
+
+def _is_ancestor(a: Node, b: Node, own: set[int]) -> bool:
+    stack, seen = [b], set()
+    while stack:
+        n = stack.pop()
+        for i in n.inputs:
+            if i is a:
+                return True
+            if i.id in own and i.id not in seen:
+                seen.add(i.id)
+                stack.append(i)
+    return False
+
+
+def _ew_units(nodes: list[Node], needed: list[Node]) -> list[Unit]:
+    groups: dict[int, list[Node]] = {}
+    for o in needed:
+        groups.setdefault(numel(o.shape), []).append(o)
+    units = []
+    for outs in groups.values():
+        cone = _cone(outs, {n.id for n in nodes})
+        units.append(Unit(EW, cone, outs, flat=_flat(cone, outs[0].shape)))
+    return units
+
+
+def _cone(outs: list[Node], own: set[int]) -> list[Node]:
+    """The kernel nodes the outputs depend on (what a unit recomputes), topologically."""
+    from graphflow.ir.graph import toposort
+
+    order = toposort(outs, stop=())
+    return [n for n in order if n.id in own]
+
+
+def _flat(cone: list[Node], domain) -> bool:
+    """Can the unit run as one loop over linear positions (no per-dimension index maths)?"""
+    size = numel(domain)
+    for n in cone:
+        if n.op.name in NEEDS_DIMS:
+            return False
+        if n.op.name == "broadcast_to" and numel(n.inputs[0].shape) != numel(n.shape):
+            return False
+        if n.op.name == "random_uniform" or numel(n.shape) != size and n.op.name not in INDEX_OPS:
+            return False
+    return True
+
+
+_ROW_OPS = frozenset({"reshape", "broadcast_to", "assign"})
+
+
+def _reduce_unit(nodes: list[Node], needed: list[Node], reds: list[Node]) -> Unit:
+    shape = reds[0].inputs[0].shape
+    axes = _axes(reds[0])
+    for r in reds:
+        if r.op.name not in ("reduce_sum", "reduce_prod", "reduce_max", "reduce_min"):
+            raise _Split
+        if r.inputs[0].shape != shape or _axes(r) != axes:
+            raise _Split
+    for n in nodes:
+        if n.op.category not in ("elementwise", "reduce") and n.op.name not in _ROW_OPS:
+            raise _Split
+    kept = numel([d for i, d in enumerate(shape) if i not in axes])
+    full = numel(shape)
+    for o in needed:
+        if numel(o.shape) not in (kept, full):
+            raise _Split
+    return Unit(REDUCE, nodes, needed, reds=reds)
+
+
+def _axes(r: Node) -> tuple[int, ...]:
+    ax = r.attrs["axes"]
+    return tuple(range(len(r.inputs[0].shape))) if ax is None else tuple(ax)
