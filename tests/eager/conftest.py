@@ -45,3 +45,8 @@ def _numpy_backend_and_grad_mode():
     assert gf.is_grad_enabled()
     yield
     gf.set_grad_enabled(True)
+
+
+@pytest.fixture(name="check_grad")
+def _check_grad_fixture():
+    return check_grad
