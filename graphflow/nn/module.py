@@ -400,14 +400,18 @@ class Module:
             destination, prefix, keep_vars = (list(args) + [destination, prefix, keep_vars][len(args):])[:3]
         if destination is None:
             destination = OrderedDict()
-        for mod_name, mod in self.named_modules(prefix=prefix.rstrip(".") if prefix else ""):
-            base = f"{mod_name}." if mod_name else ""
+        # PyTorch's order: a module's own parameters, then its persistent buffers, then each child's
+        # state under its name (a module reachable by two names appears under both)
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            base, mod = stack.pop()
             for name, p in mod._parameters.items():
                 if p is not None:
                     destination[base + name] = p if keep_vars else p.detach()
             for name, b in mod._buffers.items():
                 if b is not None and name not in mod._non_persistent_buffers_set:
                     destination[base + name] = b if keep_vars else b.detach()
+            stack.extend(reversed([(f"{base}{n}.", m) for n, m in mod._modules.items() if m is not None]))
         return destination
 
     def load_state_dict(self, state_dict: dict, strict: bool = True, assign: bool = False) -> IncompatibleKeys:

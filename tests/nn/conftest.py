@@ -67,3 +67,30 @@ def graph_run():
 @pytest.fixture
 def gradcheck():
     return check_grad
+
+
+def eager_check_grad(fn, *arrays, eps=1e-6, rtol=1e-5, atol=1e-7, seed=0):
+    """`backward()` of <r, fn(tensors)> against central differences of the same eager function (float64)."""
+    import graphflow as gf
+
+    tensors = [gf.tensor(np.asarray(a, np.float64), requires_grad=True) for a in arrays]
+    y = fn(*tensors)
+    r = np.random.default_rng(seed).standard_normal(tuple(y.shape))
+    (y * gf.tensor(r)).sum().backward()
+    for i, t in enumerate(tensors):
+        num = np.zeros(t.shape)
+        flat = num.reshape(-1)
+        for k in range(t.numel()):
+            vals = []
+            for sign in (1, -1):
+                arrs = [np.array(a, np.float64, copy=True) for a in arrays]
+                arrs[i].reshape(-1)[k] += sign * eps
+                with gf.no_grad():
+                    vals.append(float((fn(*[gf.tensor(a) for a in arrs]).detach().numpy() * r).sum()))
+            flat[k] = (vals[0] - vals[1]) / (2 * eps)
+        np.testing.assert_allclose(t.grad.numpy(), num, rtol=rtol, atol=atol, err_msg=f"gradient of argument {i}")
+
+
+@pytest.fixture
+def eager_gradcheck():
+    return eager_check_grad
