@@ -119,9 +119,14 @@ class GraphBuilder:
 GRAPH_BUILDER = GraphBuilder()
 
 
+# handlers that take every op while active, whatever its inputs (gf.compile's tracer: eager
+# tensors captured by a traced function must be traced too, not computed once at trace time)
+DYNAMIC: list[Handler] = []
+
+
 def handler_of(*values: Any) -> Handler:
     """The handler that ops over these values go to (the highest level among them)."""
-    handler: Handler = GRAPH_BUILDER
+    handler: Handler = DYNAMIC[-1] if DYNAMIC else GRAPH_BUILDER
     for x in values:
         h = getattr(x, "_gf_handler", None)
         if h is not None and h.level > handler.level:

@@ -1,0 +1,256 @@
+"""`gf.compile(fn_or_module)`: trace eager-style code into one static graph per input signature,
+compile it, and replay it on later calls.
+
+The signature is the tensor arguments' shapes, dtypes, devices and requires_grad flags, the
+other arguments' values, the grad mode and (for modules) every submodule's train/eval flag; a new
+signature traces again. Parameter, buffer and optimizer-state updates made in place by the traced
+code are applied in place on every call, and `.grad` attributes set by `backward()` /
+`zero_grad()` are set again, so a compiled training step behaves as the eager one."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from graphflow.ir.bind import DYNAMIC, make_node
+from graphflow.ir.graph import Graph, Node
+from graphflow.ir.registry import get_op
+from graphflow.static.executor import compile_for, cpu_backend
+from graphflow.static.tracing import Slot, Trace, Tracer, TraceError, _is_eager
+
+__all__ = ["compile", "CompiledFunction", "TraceError"]
+
+_UNSET = object()
+
+
+def _grad_enabled() -> bool:
+    try:
+        from graphflow.eager.grad_mode import STATE
+    except ImportError:
+        return True
+    return STATE.enabled
+
+
+def _new_eager(arr: np.ndarray) -> Any:
+    from graphflow.eager import from_numpy
+
+    return from_numpy(np.array(arr, copy=True) if not arr.flags.writeable or arr.base is not None else arr)
+
+
+def _leaves(x: Any, out: list[Any]) -> Callable[[list[Any]], Any]:
+    """Flatten nested lists/tuples/dicts; returns a function rebuilding the structure."""
+    if isinstance(x, dict):
+        keys = list(x)
+        parts = [_leaves(x[k], out) for k in keys]
+        return lambda vals: type(x)(zip(keys, (p(vals) for p in parts)))
+    if isinstance(x, tuple) and hasattr(x, "_fields"):
+        parts = [_leaves(v, out) for v in x]
+        return lambda vals: type(x)(*(p(vals) for p in parts))
+    if isinstance(x, (list, tuple)):
+        parts = [_leaves(v, out) for v in x]
+        return lambda vals: type(x)(p(vals) for p in parts)
+    i = len(out)
+    out.append(x)
+    return lambda vals: vals[i]
+
+
+def _key_of(x: Any) -> Any:
+    if _is_eager(x):
+        return ("T", tuple(x.shape), x.dtype.name, str(getattr(x, "device", "cpu")), bool(x.requires_grad))
+    if isinstance(x, (int, float, bool, str, type(None))):
+        return ("P", type(x).__name__, x)
+    if isinstance(x, np.ndarray):
+        raise TypeError("gf.compile: pass tensors, not NumPy arrays, as a compiled function's array arguments")
+    return ("O", id(x))
+
+
+def _owners_of_grads(fn: Any, args: list[Any]) -> list[Any]:
+    """Eager tensors whose `.grad` the function may set: parameters of the modules and optimizers
+    it can reach (itself, its closure, the globals it names, its arguments)."""
+    seen: dict[int, Any] = {}
+    objs: list[Any] = [fn, getattr(fn, "__self__", None), *args]
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        objs += [c.cell_contents for c in (fn.__closure__ or ()) if _filled(c)]
+        g = getattr(fn, "__globals__", {})
+        objs += [g[n] for n in code.co_names if n in g]
+    for o in objs:
+        if o is None:
+            continue
+        params: list[Any] = []
+        if hasattr(o, "parameters") and callable(o.parameters) and hasattr(o, "modules"):
+            params = list(o.parameters())
+        elif hasattr(o, "param_groups"):
+            params = [p for group in o.param_groups for p in group["params"]]
+        elif _is_eager(o):
+            params = [o]
+        for p in params:
+            seen.setdefault(id(p), p)
+    return list(seen.values())
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass
+class _Compiled:
+    graph: Graph
+    exe: Any
+    n_args: int
+    uses_seed: bool
+    slots: list[Slot]
+    n_results: int
+    rebuild: Callable[[list[Any]], Any]
+    result_kinds: list[Any]  # per leaf: None (an output slot) or the Python value to return as is
+    written: list[Slot]
+    grad_effects: list[tuple[Any, Any]]  # (tensor, "output" | None | an eager tensor)
+
+
+class CompiledFunction:
+    """The callable `gf.compile` returns. `traces` counts how many times it traced."""
+
+    def __init__(self, fn: Callable[..., Any]):
+        self.fn = fn
+        self._cache: dict[tuple, _Compiled] = {}
+        self.traces = 0
+        self._calls = 0
+        functools.update_wrapper(self, fn, updated=())
+
+    def _signature(self, flat: list[Any]) -> tuple:
+        modes: tuple = ()
+        fn = self.fn
+        if hasattr(fn, "modules") and callable(fn.modules):
+            modes = tuple(bool(m.training) for m in fn.modules())
+        return (tuple(_key_of(x) for x in flat), _grad_enabled(), modes)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        flat: list[Any] = []
+        _leaves((args, kwargs), flat)
+        key = self._signature(flat)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._trace(args, kwargs)
+            self._cache[key] = entry
+        return self._run(entry, flat)
+
+    # ---- tracing ---------------------------------------------------------------------------
+    def _trace(self, args: tuple, kwargs: dict) -> _Compiled:
+        self.traces += 1
+        trace = Trace()
+        flat: list[Any] = []
+        rebuild_args = _leaves((args, kwargs), flat)
+        inputs: list[Node] = []
+        traced: list[Any] = []
+        for i, x in enumerate(flat):
+            if _is_eager(x):
+                node = make_node(get_op("input"), (), {"name": f"arg{i}", "dtype": x.dtype,
+                                                         "shape": tuple(x.shape)}, name=f"arg{i}")
+                inputs.append(node)
+                traced.append(Tracer(node, trace, bool(x.requires_grad)))
+            else:
+                traced.append(x)
+        targs, tkwargs = rebuild_args(traced)
+        owners = _owners_of_grads(self.fn, flat)
+        before = {id(t): t.grad for t in owners}
+        DYNAMIC.append(trace.handler)
+        try:
+            out = self.fn(*targs, **tkwargs)
+        finally:
+            DYNAMIC.pop()
+            after = {id(t): t.grad for t in owners}
+            for t in list(trace.grad_owners.values()):
+                if id(t) not in before:
+                    owners.append(t)
+                    before[id(t)] = trace.grads_before[id(t)]
+                    after[id(t)] = t.grad
+            for t in owners:
+                t.grad = before[id(t)]
+        leaves: list[Any] = []
+        rebuild = _leaves(out, leaves)
+        outputs: list[Node] = []
+        kinds: list[Any] = []
+        for leaf in leaves:
+            if isinstance(leaf, Tracer):
+                kinds.append(None)
+                outputs.append(leaf.node)
+            elif _is_eager(leaf):
+                kinds.append(None)
+                outputs.append(trace.read(leaf))
+            else:
+                kinds.append(leaf)
+        n_results = len(outputs)
+        grad_effects: list[tuple[Any, Any]] = []
+        grad_nodes: list[Node] = []
+        for t in owners:
+            new = after.get(id(t), before[id(t)])
+            if new is before[id(t)]:
+                continue
+            if isinstance(new, Tracer):
+                grad_effects.append((t, "output"))
+                grad_nodes.append(new.node)
+            elif new is None or _is_eager(new):
+                grad_effects.append((t, new))
+            else:
+                raise TraceError(f"gf.compile: .grad was set to a {type(new).__name__}")
+        slots = list(trace.slots.values())
+        written = [s for s in slots if s.written]
+        graph_inputs = inputs + ([trace.seed] if trace.seed is not None else []) + [s.input for s in slots]
+        graph = Graph(outputs + [s.current for s in written] + grad_nodes, graph_inputs)
+        return _Compiled(graph, None, len(inputs), trace.seed is not None, slots, n_results, rebuild, kinds, written,
+                         grad_effects)
+
+    # ---- replay ----------------------------------------------------------------------------
+    def _run(self, c: _Compiled, flat: list[Any]) -> Any:
+        arrays = [x._data for x in flat if _is_eager(x)]
+        if c.uses_seed:
+            arrays.append(np.asarray(self._seed(), dtype=np.int64))
+        arrays += [s.tensor._data for s in c.slots]
+        if c.exe is None:
+            c.exe = compile_for(c.graph, arrays, cpu_backend())
+        outs = c.exe.run(arrays)
+        given = {id(a) for a in arrays}
+        results = [np.array(o, copy=True) if id(o) in given else np.asarray(o) for o in outs]
+        k = c.n_results
+        for s, value in zip(c.written, results[k:k + len(c.written)]):
+            data = s.tensor._data
+            if data.flags.writeable:
+                np.copyto(data, value)
+            else:
+                s.tensor._data = np.array(value, copy=True)
+        k += len(c.written)
+        for (t, effect), value in zip([e for e in c.grad_effects if e[1] == "output"], results[k:]):
+            t.grad = _new_eager(np.asarray(value))
+        for t, effect in c.grad_effects:
+            if not (isinstance(effect, str) and effect == "output"):
+                t.grad = effect
+        it = iter(results[:c.n_results])
+        values = [_new_eager(np.asarray(next(it))) if kind is None else kind for kind in c.result_kinds]
+        return c.rebuild(values)
+
+    def _seed(self) -> int:
+        try:
+            from graphflow.nn.functional.dropout import _default_key
+
+            return _default_key()
+        except ImportError:
+            self._calls += 1
+            return self._calls
+
+
+def compile(fn_or_module: Callable[..., Any]) -> CompiledFunction:  # noqa: A001 - the public name
+    """Trace `fn_or_module` on its first call for each input signature into a static graph,
+    compile it, and replay it afterwards (see the module docstring)."""
+    if isinstance(fn_or_module, CompiledFunction):
+        return fn_or_module
+    if not callable(fn_or_module):
+        raise TypeError(f"gf.compile: expected a function or a module, got {type(fn_or_module).__name__}")
+    return CompiledFunction(fn_or_module)

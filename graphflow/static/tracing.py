@@ -1,0 +1,337 @@
+"""Tracing eager-style Python into a static graph (the machinery behind `gf.compile`).
+
+While a function is traced, every op goes to the `TraceHandler` (it is pushed on
+`graphflow.ir.bind.DYNAMIC`, so even ops on eager tensors only are recorded, not run once at
+trace time). The function's tensor arguments become graph inputs; eager tensors it reaches
+(module parameters, optimizer state, closures) become state: read at the start of each call,
+and, when the function writes them in place (`p.sub_(...)`, `buf.mul_(...)`, `copy_`), written
+back into the same buffers after each call. `loss.backward()` builds symbolic gradients and
+stores them in `.grad` as tracers; after the trace each `.grad` that changed is an output that
+every call sets again."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from graphflow import autodiff
+from graphflow.errors import GraphflowError
+from graphflow.ir import builder as B
+from graphflow.ir import source
+from graphflow.ir.bind import DYNAMIC, make_node
+from graphflow.ir.dtypes import DType, int64
+from graphflow.ir.graph import Node
+from graphflow.ir.registry import OpDef, get_op
+from graphflow.ir.shapes import fmt
+from graphflow.ops import elementwise as E
+from graphflow.ops.methods import TensorMethods
+from graphflow.ops.values import cast
+
+_ids = itertools.count()
+
+
+class TraceError(GraphflowError, RuntimeError):
+    """Python code that cannot be traced into a graph (control flow on tensor values, ...)."""
+
+
+def _untraceable(what: str) -> TraceError:
+    loc = source.capture()
+    where = f" at {loc}" if loc else ""
+    return TraceError(f"gf.compile cannot trace {what}{where}: the traced function's Python control flow depends "
+                      "on a tensor's value, which is unknown while tracing. Compute both branches and choose with "
+                      "gf.where(), move the decision out of the compiled function, or run it eagerly")
+
+
+class Tracer(TensorMethods):
+    """A symbolic stand-in for an eager tensor while a function is traced."""
+
+    __slots__ = ("node", "trace", "grad", "_rg")
+
+    def __init__(self, node: Node, trace: Trace, requires_grad: bool = False):
+        self.node = node
+        self.trace = trace
+        self.grad = None
+        self._rg = requires_grad
+
+    @property
+    def _gf_handler(self) -> TraceHandler:
+        return self.trace.handler
+
+    @property
+    def shape(self) -> tuple:
+        return self.node.shape
+
+    @property
+    def dtype(self) -> DType:
+        return self.node.dtype
+
+    @property
+    def device(self) -> Any:
+        return self.trace.device
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._rg
+
+    def requires_grad_(self, flag: bool = True) -> Tracer:
+        self._rg = flag
+        return self
+
+    # ---- value-dependent Python: cannot be traced -----------------------------------------
+    def __bool__(self) -> bool:
+        raise _untraceable("bool() of a tensor (an `if` or `while` on a tensor)")
+
+    def item(self) -> Any:
+        raise _untraceable("tensor.item()")
+
+    def tolist(self) -> Any:
+        raise _untraceable("tensor.tolist()")
+
+    def numpy(self, force: bool = False) -> Any:
+        raise _untraceable("tensor.numpy()")
+
+    def __float__(self) -> float:
+        raise _untraceable("float() of a tensor")
+
+    def __int__(self) -> int:
+        raise _untraceable("int() of a tensor")
+
+    def __index__(self) -> int:
+        raise _untraceable("a tensor used as a Python index or size")
+
+    def __array__(self, *args: Any, **kwargs: Any) -> Any:
+        raise _untraceable("a tensor converted to a NumPy array")
+
+    def __repr__(self) -> str:
+        return f"<traced tensor shape={fmt(tuple(self.shape))} dtype={self.dtype.name}>"
+
+    # ---- autograd on the trace -------------------------------------------------------------
+    def detach(self) -> Tracer:
+        from graphflow.nn.functional.sparse import stop_gradient
+
+        return stop_gradient(self)
+
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+        self.trace.backward(self, gradient)
+
+    # ---- in-place ops rebind the tracer to the new value -----------------------------------
+    def _set(self, result: Any) -> Tracer:
+        node = self.trace.handler.to_node(result)
+        if tuple(node.shape) != tuple(self.shape):
+            node = self.trace.handler.to_node(B.full(self.shape, 0, self.dtype, like=self) + Tracer(node, self.trace))
+        if node.dtype is not self.dtype:
+            node = self.trace.handler.to_node(cast(Tracer(node, self.trace), self.dtype))
+        self.node = node
+        return self
+
+    def add_(self, other: Any, alpha: Any = 1) -> Tracer:
+        return self._set(E.add(self, other, alpha=alpha))
+
+    def sub_(self, other: Any, alpha: Any = 1) -> Tracer:
+        return self._set(E.sub(self, other, alpha=alpha))
+
+    def mul_(self, other: Any) -> Tracer:
+        return self._set(E.mul(self, other))
+
+    def div_(self, other: Any) -> Tracer:
+        return self._set(E.div(self, other))
+
+    def zero_(self) -> Tracer:
+        return self._set(B.zeros_like(self))
+
+    def fill_(self, value: Any) -> Tracer:
+        return self._set(B.full_like(self, value))
+
+    def copy_(self, src: Any, non_blocking: bool = False) -> Tracer:
+        return self._set(src)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tracer:  # noqa: A002
+        return self._set(E.clamp(self, min, max))
+
+    def relu_(self) -> Tracer:
+        return self._set(E.relu(self))
+
+    def __iadd__(self, other: Any) -> Tracer:
+        return self.add_(other)
+
+    def __isub__(self, other: Any) -> Tracer:
+        return self.sub_(other)
+
+    def __imul__(self, other: Any) -> Tracer:
+        return self.mul_(other)
+
+    def __itruediv__(self, other: Any) -> Tracer:
+        return self.div_(other)
+
+    def clone(self) -> Tracer:
+        return Tracer(self.node, self.trace, self._rg)
+
+    def contiguous(self) -> Tracer:
+        return self
+
+    def to(self, *args: Any, **kwargs: Any) -> Tracer:
+        for a in (*args, kwargs.get("dtype")):
+            if isinstance(a, DType):
+                return cast(self, a)
+        return self
+
+
+@dataclass
+class Slot:
+    """One eager buffer the traced function reaches: read as a graph input, maybe written."""
+
+    tensor: Any  # an eager tensor owning the buffer
+    array: np.ndarray
+    input: Node
+    current: Node
+    written: bool = False
+
+
+@dataclass
+class Trace:
+    """What one trace collects."""
+
+    device: Any = None
+    handler: TraceHandler = None  # type: ignore[assignment]
+    inputs: list[Node] = field(default_factory=list)
+    slots: dict[int, Slot] = field(default_factory=dict)  # id(buffer) -> slot
+    grad_owners: dict[int, Any] = field(default_factory=dict)  # id(tensor) -> eager tensor whose .grad changed
+    grads_before: dict[int, Any] = field(default_factory=dict)
+    seed: Node | None = None
+    random_ops: int = 0
+
+    def __post_init__(self) -> None:
+        self.handler = TraceHandler(self)
+
+    # ---- state -----------------------------------------------------------------------------
+    def slot(self, t: Any) -> Slot:
+        arr = t._data
+        s = self.slots.get(id(arr))
+        if s is None:
+            k = len(self.slots)
+            node = make_node(get_op("input"), (), {"name": f"state{k}", "dtype": t.dtype, "shape": tuple(arr.shape)},
+                             name=f"state{k}")
+            s = Slot(t, arr, node, node)
+            self.slots[id(arr)] = s
+        elif t.requires_grad and not s.tensor.requires_grad:
+            s.tensor = t
+        return s
+
+    def read(self, t: Any) -> Node:
+        return self.slot(t).current
+
+    def write_eager(self, target: Any, name: str, value: Any, broadcast: bool = False) -> Any:
+        """An in-place op on an eager tensor during the trace: its buffer gets `value`."""
+        s = self.slot(target)
+        h = self.handler
+        node = h.to_node(value) if not isinstance(value, (int, float, bool)) else \
+            h.to_node(B.full(tuple(s.array.shape), value, target.dtype, like=h.wrap(s.current)))
+        if tuple(node.shape) != tuple(s.array.shape):
+            if not broadcast:
+                raise TraceError(f"{name}: the result of shape {fmt(tuple(node.shape))} does not match the tensor's "
+                                 f"shape {fmt(tuple(s.array.shape))}")
+            node = h.to_node(E.add(B.zeros_like(h.wrap(s.current)), h.wrap(node)))
+        if node.dtype is not target.dtype:
+            node = h.to_node(cast(h.wrap(node), target.dtype))
+        s.current = node
+        s.written = True
+        return target
+
+    # ---- gradients -------------------------------------------------------------------------
+    def backward(self, y: Tracer, gradient: Any = None) -> None:
+        if gradient is None and y.node.shape != ():
+            raise RuntimeError(f"grad can be implicitly created only for scalar outputs, got shape "
+                               f"{fmt(tuple(y.shape))}")
+        seeds = None if gradient is None else [self.handler.to_node(cast(gradient, y.dtype))]
+        params = [s for s in self.slots.values() if getattr(s.tensor, "requires_grad", False)]
+        DYNAMIC.append(_PLAIN)  # autodiff builds plain nodes
+        try:
+            grads = autodiff.grad(None, [y.node], [s.input for s in params], seeds)
+        finally:
+            DYNAMIC.pop()
+        for s, g in zip(params, grads):
+            if g is None:
+                continue
+            t = s.tensor
+            if id(t) not in self.grad_owners:
+                self.grad_owners[id(t)] = t
+                self.grads_before[id(t)] = t.grad
+            old = t.grad
+            if old is None:
+                t.grad = Tracer(g, self)
+            else:
+                t.grad = Tracer(self.handler.to_node(E.add(old if isinstance(old, Tracer) else self.handler.wrap(
+                    self.read(old)), Tracer(g, self))), self)
+
+
+class _PlainBuilder:
+    """While autodiff runs inside a trace, nodes are plain graph nodes."""
+
+    level = 0
+
+    def bind(self, op: OpDef, inputs: tuple, attrs: dict) -> Node:
+        return make_node(op, inputs, attrs)
+
+    def constant(self, array: Any) -> Node:
+        from graphflow.ir.bind import GRAPH_BUILDER
+
+        return GRAPH_BUILDER.constant(array)
+
+
+_PLAIN = _PlainBuilder()
+
+
+class TraceHandler:
+    """Level 3: tracers outrank static tensors, eager tensors and nodes."""
+
+    level = 3
+
+    def __init__(self, trace: Trace):
+        self.trace = trace
+
+    def to_node(self, x: Any) -> Node:
+        if isinstance(x, Tracer):
+            if x.trace is not self.trace:
+                raise TraceError("a tensor traced by another gf.compile call was used here (tracers cannot escape "
+                                 "the function that created them)")
+            return x.node
+        if isinstance(x, Node):
+            return x
+        if _is_eager(x):
+            return self.trace.read(x)
+        if hasattr(x, "_gf_handler"):
+            raise TraceError(f"a {type(x).__name__} cannot be used inside a compiled function")
+        return self.constant(np.asarray(x)).node
+
+    def wrap(self, node: Node) -> Tracer:
+        return Tracer(node, self.trace)
+
+    def bind(self, op: OpDef, inputs: tuple, attrs: dict) -> Tracer:
+        nodes = tuple(self.to_node(x) for x in inputs)
+        return Tracer(make_node(op, nodes, attrs, loc=source.capture()), self.trace)
+
+    def constant(self, array: Any) -> Tracer:
+        from graphflow.ir.ops.source import ConstValue
+
+        return Tracer(make_node(get_op("constant"), (), {"value": ConstValue(np.asarray(array))}), self.trace)
+
+    def random_key(self, seed: int | None = None) -> Tracer:
+        """The call's seed input plus a salt per random op: fresh numbers on every call."""
+        t = self.trace
+        if t.seed is None:
+            t.seed = make_node(get_op("input"), (), {"name": "random_seed", "dtype": int64, "shape": ()},
+                               name="random_seed")
+        t.random_ops += 1
+        salt = (seed if seed is not None else t.random_ops) << 32
+        return self.bind(get_op("add"), (t.seed, self.constant(np.asarray(salt, dtype=np.int64))), {})
+
+    def write_eager(self, target: Any, name: str, value: Any, broadcast: bool = False) -> Any:
+        return self.trace.write_eager(target, name, value, broadcast)
+
+
+def _is_eager(x: Any) -> bool:
+    h = getattr(x, "_gf_handler", None)
+    return h is not None and getattr(h, "level", None) == 1 and hasattr(x, "_data")
