@@ -259,7 +259,7 @@ class GraphflowRunner(Runner):
             return fwd_bwd, args, lambda out: [numpy_of(o) for o in out]
         params = [self._tensor(inputs[p], requires_grad=True) for p in spec.wrt]
         data = [self._tensor(inputs[a]) for a in spec.args]
-        optim = getattr(gf, "optim", None)
+        optim, _ = _import("graphflow.optim")
         opt = optim.SGD(params, lr=spec.lr) if optim is not None and hasattr(optim, "SGD") else None
 
         def step(*a):

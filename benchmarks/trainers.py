@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -40,17 +41,24 @@ class TrainingSetup:
 
 
 def _has(module: str, *attrs: str) -> str | None:
-    """None when `module` has every attribute, else the first missing name."""
+    """None when `module` has every (dotted) attribute, else the first missing name. Sub-modules
+    are imported on the way (`nn.Sequential` imports `graphflow.nn`)."""
     try:
         mod = importlib.import_module(module)
     except ImportError:
         return module
     for attr in attrs:
-        obj = mod
+        obj: Any = mod
         for part in attr.split("."):
-            obj = getattr(obj, part, None)
-            if obj is None:
+            nxt = getattr(obj, part, None)
+            if nxt is None and isinstance(obj, ModuleType):
+                try:
+                    nxt = importlib.import_module(f"{obj.__name__}.{part}")
+                except ImportError:
+                    nxt = None
+            if nxt is None:
                 return f"{module}.{attr}"
+            obj = nxt
     return None
 
 
@@ -129,6 +137,7 @@ class EagerTrainer(Trainer):
     def __init__(self, setup: TrainingSetup):
         import graphflow as gf
         import graphflow.nn as nn
+        import graphflow.optim as optim
 
         gf.set_backend(setup.backend)
         if hasattr(gf, "manual_seed"):
@@ -137,7 +146,7 @@ class EagerTrainer(Trainer):
         self.model = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Dropout(DROPOUT), nn.Linear(256, 128), nn.ReLU(),
                                    nn.Dropout(DROPOUT), nn.Linear(128, 10))
         self.model.load_state_dict({k: gf.tensor(v) for k, v in setup.params.items()})
-        self.opt = gf.optim.Adam(self.model.parameters(), lr=setup.lr)
+        self.opt = optim.Adam(self.model.parameters(), lr=setup.lr)
         self.loss_fn = nn.CrossEntropyLoss()
         self.step_fn = self._step
 
