@@ -57,7 +57,9 @@ def check_graph(graph: Graph, after: str = "") -> None:
     where = f" after pass {after!r}" if after else ""
     if ir_verify is not None:
         try:
-            ir_verify(graph)
+            ir_verify(graph, after=after)
+        except GraphError:
+            raise
         except Exception as exc:
             raise GraphError(f"graph verification failed{where}: {exc}") from exc
         return
