@@ -40,6 +40,13 @@ class TapeNode(Node):
 
     __slots__ = ("value", "vc", "version", "rg", "leaf")
 
+    def __setattr__(self, key: str, value: Any) -> None:
+        # the graph structure stays immutable; only the tape's bookkeeping changes
+        if key in _TAPE_FIELDS:
+            object.__setattr__(self, key, value)
+        else:
+            Node.__setattr__(self, key, value)
+
     value: np.ndarray | None
     vc: VersionCounter
     version: int
@@ -51,6 +58,7 @@ class TapeNode(Node):
         return not self.inputs and self.op is INPUT_OP
 
 
+_TAPE_FIELDS = frozenset(TapeNode.__slots__)
 _LEAF_ATTRS: dict[tuple, Attrs] = {}
 
 

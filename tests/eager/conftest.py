@@ -11,7 +11,7 @@ import graphflow as gf
 def numeric_grad(fn, arrays, eps=1e-6):
     """Central differences of sum(fn(*arrays)) with respect to each array."""
     grads = []
-    for k, a in enumerate(arrays):
+    for a in arrays:
         g = np.zeros_like(a)
         flat = a.reshape(-1)
         gflat = g.reshape(-1)
