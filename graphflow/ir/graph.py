@@ -76,13 +76,21 @@ class Node:
 
     def __init__(self, op: OpDef, inputs: tuple[Node, ...], attrs: Attrs, type: TensorType,
                  loc: SourceLoc | None = None, name: str | None = None):
-        self.op = op
-        self.inputs = inputs
-        self.attrs = attrs
-        self.type = type
-        self.loc = loc
-        self.name = name
-        self.id = next(_ids)
+        init = object.__setattr__
+        init(self, "op", op)
+        init(self, "inputs", tuple(inputs))
+        init(self, "attrs", attrs)
+        init(self, "type", type)
+        init(self, "loc", loc)
+        init(self, "name", name)
+        init(self, "id", next(_ids))
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        # the structure is fixed at construction (graphs share nodes, caches key on them); only
+        # the metadata (`name`, `loc`) may be filled in later
+        if key not in ("name", "loc"):
+            raise AttributeError(f"Node.{key} is immutable; build a new node instead")
+        object.__setattr__(self, key, value)
 
     @property
     def shape(self) -> Shape:
