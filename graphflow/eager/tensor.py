@@ -28,6 +28,7 @@ from graphflow.ops.methods import TensorMethods
 from graphflow.ops.values import cast
 
 _INFER_CACHE: dict[tuple, tuple[Attrs, TensorType]] = {}
+_set = object.__setattr__
 _CACHE_LIMIT = 20000
 
 
@@ -116,14 +117,14 @@ def apply(op: OpDef, inputs: tuple, attrs: Any) -> Tensor:
 
 
 def _record(op: OpDef, inputs: tuple, attrs: Attrs, out_type: TensorType, t: Tensor) -> None:
-    in_nodes = tuple(_node_of(x) for x in inputs)
+    in_nodes = tuple([_node_of(x) for x in inputs])
     node = TapeNode(op, in_nodes, attrs, out_type, loc=source.capture(3))
     vc = VersionCounter()
-    node.value = t._data
-    node.vc = vc
-    node.version = 0
-    node.rg = True
-    node.leaf = None
+    _set(node, "value", t._data)  # the tape's own fields (TapeNode.__setattr__ guards the rest)
+    _set(node, "vc", vc)
+    _set(node, "version", 0)
+    _set(node, "rg", True)
+    _set(node, "leaf", None)
     t._vc = vc
     t._node = node
     t._rg = True

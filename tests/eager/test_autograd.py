@@ -325,3 +325,35 @@ def test_relu_and_max_gradients_with_nan():
     gf.relu(x).sum().backward()
     g = x.grad.tolist()
     assert g[1:] == [1.0, 0.0]
+
+
+def test_backward_inputs_argument_and_autograd_backward():
+    x = gf.tensor([1.0, 2.0], requires_grad=True)
+    w = gf.tensor([3.0, 4.0], requires_grad=True)
+    (x * w).sum().backward(inputs=[x])
+    assert x.grad.tolist() == [3.0, 4.0] and w.grad is None
+    gf.autograd.backward([(x * x).sum()], [None])
+    assert x.grad.tolist() == [5.0, 8.0]
+
+
+def test_small_mlp_trains_with_one_cached_plan():
+    from graphflow.eager import engine
+
+    gf.manual_seed(0)
+    engine._CACHE.clear()
+    xs = gf.randn(32, 4, dtype=gf.float64)
+    ys = (xs[:, :1] * 2 - xs[:, 1:2]).tanh()
+    w1 = (gf.randn(4, 8, dtype=gf.float64) * 0.5).requires_grad_()
+    w2 = (gf.randn(8, 1, dtype=gf.float64) * 0.5).requires_grad_()
+    b1 = gf.zeros(8, dtype=gf.float64, requires_grad=True)
+    losses = []
+    for _ in range(60):
+        loss = ((gf.relu(xs @ w1 + b1) @ w2 - ys) ** 2).mean()
+        losses.append(loss.item())
+        loss.backward()
+        with gf.no_grad():
+            for p in (w1, w2, b1):
+                p -= 0.1 * p.grad
+                p.grad.zero_()
+    assert losses[-1] < 0.5 * losses[0]
+    assert len(engine._CACHE) == 1
