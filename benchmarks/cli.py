@@ -97,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "backends": backends, "peers": peers, "quick": args.quick, "sweep": args.sweep, "seed": args.seed,
         "timing": vars(timing) if hasattr(timing, "__dict__") else str(timing)})
     print(f"graphflow-bench on {machine.one_line(desc)}")
+    warning = machine.busy_warning(desc)
+    if warning:
+        print(warning)
     enabled = {"auto": None, "always": True, "never": False}[args.progress]
     interrupted = False
     with Progress(len(plan) * len(runners), enabled=enabled) as bar:
@@ -115,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                      plots.plot_scaling(session.results, args.out / "scaling.png", title)):
             if made:
                 print(f"plot: {made}")
+    session.machine["load_average_after"] = machine.load_average()
+    session.save()
     print(f"results: {json_path}")
     if interrupted:
         print("interrupted: the file holds the results collected so far", file=sys.stderr)

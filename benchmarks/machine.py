@@ -44,6 +44,25 @@ def versions() -> dict[str, str | None]:
     return out
 
 
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (None where the OS has none): other work on the
+    machine makes figures noisy, so the file records how busy it was."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def busy_warning(desc: dict) -> str | None:
+    """A warning when other processes already keep the cores busy."""
+    load = desc.get("load_average")
+    cores = desc.get("usable_cores") or 1
+    if load and load[0] > 0.5 * cores:
+        return (f"warning: the machine is busy (load {load[0]:.1f} on {cores} cores): timings will be noisy; "
+                "watch the IQR column")
+    return None
+
+
 def describe(cpuinfo_path: Path = Path("/proc/cpuinfo")) -> dict:
     """CPU model, features, core counts, OS and package versions, as a JSON-ready dict."""
     cpu = _cpuinfo(cpuinfo_path)
@@ -64,6 +83,7 @@ def describe(cpuinfo_path: Path = Path("/proc/cpuinfo")) -> dict:
         "python": sys.version.split()[0],
         "python_implementation": platform.python_implementation(),
         "versions": versions(),
+        "load_average": load_average(),
     }
     try:
         import llvmlite.binding as llvm

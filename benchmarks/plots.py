@@ -9,7 +9,7 @@ import numpy as np
 
 from benchmarks.workloads import WORKLOADS
 
-_MODE_COLORS = {"eager": "#1f77b4", "compile": "#2ca02c", "static": "#9467bd", "graph": "#8c564b"}
+_MODE_COLORS = {"eager": "#1f77b4", "compile": "#2ca02c", "static": "#9467bd", "graph": "#17becf"}
 _PEER_COLORS = {"numpy": "#7f7f7f", "torch": "#ff7f0e", "torch.compile": "#d62728", "jax.jit": "#e377c2"}
 
 

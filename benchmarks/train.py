@@ -134,7 +134,7 @@ def plot_losses(runs: Sequence[ModeRun], path: Path, title: str) -> Path | None:
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -180,6 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"graphflow-train: MLP 64-256-128-10 (ReLU, dropout 0.2, Adam lr {args.lr:g}, cross-entropy) on digits: "
           f"{len(xtr)} train / {len(xte)} test images, batch {args.batch_size}, {epochs} epochs, backend {backend}")
     print(f"machine: {machine.one_line(desc)}")
+    warning = machine.busy_warning(desc)
+    if warning:
+        print(warning)
     runs = [ModeRun(m) for m in modes]
     interrupted = False
     for run in runs:
@@ -212,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"checkpoint ({r.mode}): {r.checkpoint}")
     if not args.no_plot:
         chart = plot_losses(runs, args.plot or args.out / "train_loss.png",
-                            f"digits MLP, every mode from the same start ({backend} backend; {machine.one_line(desc)})")
+                            f"digits MLP, every mode from the same start ({backend} backend)\n{machine.one_line(desc)}")
         if chart:
             print(f"chart: {chart}")
     print(f"figures: {args.out / 'train.json'}")

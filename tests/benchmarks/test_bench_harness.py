@@ -190,3 +190,9 @@ def test_machine_description_from_cpuinfo(tmp_path):
 def test_runner_lists_follow_the_choice():
     names = [r.name for r in all_runners(["eager", "static"], ["llvm"], ["numpy"])]
     assert names == ["eager/llvm", "static/llvm", "numpy"]
+
+
+def test_busy_machine_is_warned_about():
+    assert machine.busy_warning({"load_average": [3.0, 1.0, 1.0], "usable_cores": 2}).startswith("warning")
+    assert machine.busy_warning({"load_average": [0.2, 1.0, 1.0], "usable_cores": 2}) is None
+    assert machine.busy_warning({"load_average": None, "usable_cores": 2}) is None
