@@ -42,3 +42,5 @@ from graphflow import random  # noqa: E402,F401
 del _eager_all
 
 # ---- other front ends and subsystems (one line each, appended below) ------------------------
+from graphflow import static  # noqa: E402,F401
+from graphflow.compile import compile  # noqa: E402,F401,A001

@@ -20,7 +20,7 @@ from graphflow.ir.bind import DYNAMIC, make_node
 from graphflow.ir.graph import Graph, Node
 from graphflow.ir.registry import get_op
 from graphflow.static.executor import compile_for, cpu_backend
-from graphflow.static.tracing import Slot, Trace, Tracer, TraceError, _is_eager
+from graphflow.static.tracing import Slot, Trace, TraceError, Tracer, _is_eager
 
 __all__ = ["compile", "CompiledFunction", "TraceError"]
 
@@ -123,6 +123,7 @@ class CompiledFunction:
         self._cache: dict[tuple, _Compiled] = {}
         self.traces = 0
         self._calls = 0
+        self._owners: list[Any] | None = None  # tensors whose .grad the function sets
         functools.update_wrapper(self, fn, updated=())
 
     def _signature(self, flat: list[Any]) -> tuple:
@@ -130,7 +131,10 @@ class CompiledFunction:
         fn = self.fn
         if hasattr(fn, "modules") and callable(fn.modules):
             modes = tuple(bool(m.training) for m in fn.modules())
-        return (tuple(_key_of(x) for x in flat), _grad_enabled(), modes)
+        if self._owners is None:
+            self._owners = _owners_of_grads(fn, flat)
+        grads = tuple(t.grad is None for t in self._owners)  # backward sets or accumulates
+        return (tuple(_key_of(x) for x in flat), _grad_enabled(), modes, grads)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         flat: list[Any] = []
@@ -159,7 +163,7 @@ class CompiledFunction:
             else:
                 traced.append(x)
         targs, tkwargs = rebuild_args(traced)
-        owners = _owners_of_grads(self.fn, flat)
+        owners = list(self._owners or ())
         before = {id(t): t.grad for t in owners}
         DYNAMIC.append(trace.handler)
         try:
@@ -170,6 +174,7 @@ class CompiledFunction:
             for t in list(trace.grad_owners.values()):
                 if id(t) not in before:
                     owners.append(t)
+                    self._owners.append(t)
                     before[id(t)] = trace.grads_before[id(t)]
                     after[id(t)] = t.grad
             for t in owners:
@@ -227,7 +232,7 @@ class CompiledFunction:
             else:
                 s.tensor._data = np.array(value, copy=True)
         k += len(c.written)
-        for (t, effect), value in zip([e for e in c.grad_effects if e[1] == "output"], results[k:]):
+        for (t, _effect), value in zip([e for e in c.grad_effects if e[1] == "output"], results[k:]):
             t.grad = _new_eager(np.asarray(value))
         for t, effect in c.grad_effects:
             if not (isinstance(effect, str) and effect == "output"):

@@ -7,7 +7,7 @@ from typing import Any
 from graphflow.ir.bind import bind
 from graphflow.ir.shapes import broadcast_shapes, fmt
 from graphflow.ops.shape import reshape
-from graphflow.ops.values import broadcast_to, promote
+from graphflow.ops.values import broadcast_to
 
 __all__ = ["matmul", "mm", "bmm", "dot", "outer"]
 
@@ -15,7 +15,7 @@ __all__ = ["matmul", "mm", "bmm", "dot", "outer"]
 def matmul(a: Any, b: Any) -> Any:
     """torch.matmul: 1-D operands are promoted to matrices and the added dimension removed after;
     batch dimensions broadcast."""
-    x, y = promote(a, b, op="matmul") if _needs_promotion(a, b) else (a, b)
+    x, y = _promote_dtypes(a, b) if _needs_promotion(a, b) else (a, b)
     if len(x.shape) == 0 or len(y.shape) == 0:
         raise ValueError(f"matmul: both arguments need at least 1 dimension, got {fmt(x.shape)} and {fmt(y.shape)}")
     squeeze_front = len(x.shape) == 1
@@ -42,6 +42,16 @@ def matmul(a: Any, b: Any) -> Any:
             shape = shape[:-2] + shape[-1:] if squeeze_back is False else shape[:-1]
         out = reshape(out, shape)
     return out
+
+
+def _promote_dtypes(a: Any, b: Any) -> tuple[Any, Any]:
+    """One dtype for both operands (matmul's shapes do not broadcast elementwise)."""
+    from graphflow.ir.dtypes import result_type
+    from graphflow.ops.values import _dtype_of, _priority, as_value, is_value
+
+    like = a if is_value(a) else b
+    dtype = result_type((_dtype_of(a), _priority(a)), (_dtype_of(b), _priority(b)))
+    return as_value(a, like, dtype), as_value(b, like, dtype)
 
 
 def _needs_promotion(a: Any, b: Any) -> bool:
