@@ -12,7 +12,7 @@ from graphflow.ir.graph import Attrs, Graph, Node, TensorType
 from graphflow.ir.ops.source import RunContext
 from graphflow.ir.registry import OpDef
 from graphflow.ir.shapes import fmt
-from graphflow.ir.symbolic import Sym
+from graphflow.ir.symbolic import Sym, contains_symbol, substitute
 
 
 def evaluate(op: OpDef, arrays: Sequence[np.ndarray], attrs: Attrs, out: TensorType,
@@ -87,12 +87,14 @@ class NumpyExecutable(Executable):
                 for i in n.inputs:
                     last_use[i.id] = pos
         keep = {o.id for o in graph.outputs}
-        # (node, position among the graph inputs or None, ids whose last reader this node is)
-        self._steps: list[tuple[Node, int | None, list[int]]] = []
+        # (node, position among the graph inputs or None, ids whose last reader this node is,
+        #  whether its attributes hold symbolic sizes to bind at run time)
+        self._steps: list[tuple[Node, int | None, list[int], bool]] = []
         for pos, n in enumerate(graph.nodes):
             free = [] if n.id in input_pos else [
                 i.id for i in {i.id: i for i in n.inputs}.values() if last_use.get(i.id) == pos and i.id not in keep]
-            self._steps.append((n, input_pos.get(n.id), free))
+            symbolic = any(contains_symbol(v) for v in n.attrs.values())
+            self._steps.append((n, input_pos.get(n.id), free, symbolic))
         self.peak_live = 0  # most values held at once during the last run (memory check in tests)
 
     def run(self, inputs: Sequence[np.ndarray], state: dict | None = None,
@@ -105,13 +107,14 @@ class NumpyExecutable(Executable):
         ctx = RunContext(state=state if state is not None else {}, bindings=bound)
         values: dict[int, np.ndarray] = {}
         peak = 0
-        for node, input_pos, free in self._steps:
+        for node, input_pos, free, symbolic in self._steps:
             if input_pos is not None:
                 values[node.id] = fed[input_pos]
                 continue
             args = [values[i.id] for i in node.inputs]
             try:
-                values[node.id] = evaluate(node.op, args, node.attrs, node.type, ctx)
+                attrs = _bind_attrs(node, bound) if symbolic else node.attrs
+                values[node.id] = evaluate(node.op, args, attrs, node.type, ctx)
             except GraphflowError as exc:
                 msg = str(exc) if str(exc).startswith(node.op.name) else f"{node.op.name}: {exc}"
                 raise type(exc)(msg + _where(node)) from None
@@ -132,6 +135,16 @@ class NumpyExecutable(Executable):
             raise GraphError(f"input {_label(node)!r} expects dtype {t.dtype.name}, got {arr.dtype}{_where(node)}")
         bind_symbols(node, arr.shape, bindings)
         return arr
+
+
+def _bind_attrs(node: Node, bindings: dict[str, int]) -> Attrs:
+    """The node's attributes with the run's sizes in place of symbols (a graph that was not
+    specialised before compiling still runs here)."""
+    try:
+        return Attrs({k: substitute(v, bindings) for k, v in node.attrs.items()})
+    except KeyError as exc:
+        raise GraphError(f"the size {exc.args[0]} is not bound: feed the input that defines it, or pass "
+                         "bindings") from None
 
 
 def _owned(result: np.ndarray, held: list[np.ndarray]) -> np.ndarray:
