@@ -331,6 +331,10 @@ class TraceHandler:
     def write_eager(self, target: Any, name: str, value: Any, broadcast: bool = False) -> Any:
         return self.trace.write_eager(target, name, value, broadcast)
 
+    def assign_state(self, target: Any, value: Any) -> None:
+        """An optimizer writing a parameter or its state (graphflow.optim's `write`)."""
+        self.trace.write_eager(target, "optimizer update", value, broadcast=True)
+
 
 def _is_eager(x: Any) -> bool:
     h = getattr(x, "_gf_handler", None)

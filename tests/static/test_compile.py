@@ -181,3 +181,37 @@ def test_tracing_leaves_no_side_effects_before_the_compiled_run():
     cs(gf.tensor([1.0, 2.0, 3.0]))
     np.testing.assert_allclose(p.grad.numpy(), [2, 4, 6])  # .grad accumulates across calls, as eager
     np.testing.assert_allclose(p.detach().numpy(), [-2, -5, -8])
+
+
+@pytest.mark.parametrize("make_opt", [
+    lambda ps: gf.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
+    lambda ps: gf.optim.Adam(ps, lr=0.05),
+], ids=["sgd-nesterov", "adam"])
+def test_compiled_training_step_with_gf_optim_matches_eager(make_opt):
+    xs, labels, w1, w2 = _data()
+    runs = []
+    for compiled in (False, True):
+        params, _ = _eager_params(w1, w2)
+        opt = make_opt(params)
+
+        def step(x, y, params=params, opt=opt):
+            opt.zero_grad()
+            w1_, b1, w2_, b2 = params
+            loss = F.cross_entropy(F.relu(x @ w1_ + b1) @ w2_ + b2, y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = gf.compile(step) if compiled else step
+        x, y = gf.tensor(xs), gf.tensor(labels)
+        losses = [float(fn(x, y).item()) for _ in range(STEPS)]
+        state = [np.asarray(v.numpy()).copy() for s in opt.state.values() for v in s.values()
+                 if hasattr(v, "numpy")]
+        runs.append((losses, [p.detach().numpy().copy() for p in params], state))
+        if compiled:
+            assert fn.traces <= 2
+    (le, pe, se), (lc, pc, sc) = runs
+    assert le[-1] < le[0]
+    np.testing.assert_allclose(lc, le, rtol=2e-6, atol=1e-6)
+    for a, b in zip(pe + se, pc + sc):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
