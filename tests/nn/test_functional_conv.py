@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import graphflow.nn.functional as F
 from tests_nn_refs import np_conv2d
 
+import graphflow.nn.functional as F
 
 CONV_CASES = [
     dict(),

@@ -150,7 +150,7 @@ def test_attribute_rules():
     assert m.w is None and list(m.parameters()) == []
     del m.w
     with pytest.raises(AttributeError, match="has no attribute 'w'"):
-        m.w
+        _ = m.w
     m.child = nn.Linear(1, 1)
     m.child = None
     assert list(m.children()) == []

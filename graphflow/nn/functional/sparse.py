@@ -25,9 +25,10 @@ def concrete(x: Any) -> np.ndarray | None:
         return np.asarray(x)
     if type(x).__name__ == "Node":
         return x.attrs["value"].array if x.op.name == "constant" else None
-    getter = getattr(x, "_concrete_numpy", None)
-    if getter is not None:
-        return getter()
+    from graphflow.eager.tensor import Tensor
+
+    if isinstance(x, Tensor) and x.device.type == "cpu":
+        return x.detach().numpy()
     return None
 
 
