@@ -19,7 +19,7 @@ from graphflow.ir.graph import Graph, Node
 from graphflow.passes.patterns import STABLE, Op, Pattern, Rule, Splat, Var, is_one
 from graphflow.passes.rewrite import Rewriter, rewrite
 
-x, z, b = Var("x"), Var("z"), Var("b")
+x, z = Var("x"), Var("z")
 
 
 def _plus_zero(rw: Rewriter, v: Node) -> Node:
@@ -98,6 +98,20 @@ def _stable_logsumexp(m, rw: Rewriter) -> Node:
     return out if out.shape == root.shape else rw.op("reshape", out, shape=tuple(root.shape))
 
 
+def nonnegative(node: Node) -> bool:
+    """Known >= 0 (or NaN) by construction: exp, sums and broadcasts of such values. (A negative
+    denominator must stay: log(exp(z) / b) is NaN there, and z - log(b) would be too, except where
+    exp(z) underflows to 0 and log(-0.0) gives -inf.)"""
+    for _ in range(8):
+        if node.op.name in ("exp", "sigmoid"):
+            return True
+        if node.op.name in ("broadcast_to", "reshape", "reduce_sum"):
+            node = node.inputs[0]
+            continue
+        return False
+    return False
+
+
 def _log_of_exp_ratio(m, rw: Rewriter) -> Node:
     """log(exp(z) / b) -> z - log(b), with log moved inside a broadcast of b."""
     den = m["b"]
@@ -112,6 +126,7 @@ def _one_plus(inner: Pattern) -> Op:
     return Op("add", Splat(is_one), inner)
 
 
+# order matters where patterns overlap: the first rule that matches wins
 RULES: list[Rule] = [
     Rule("log_exp", Op("log", Op("exp", x)), lambda m, rw: _plus_zero(rw, m["x"]), STABLE, "f",
          doc="log(exp(x)) -> x (+ 0.0 to keep log(exp(-0.0)) = +0.0)"),
@@ -121,6 +136,9 @@ RULES: list[Rule] = [
          doc="exp(log(x)) -> where(x < 0, NaN, |x|) (x itself for x >= 0, NaN where log was NaN)"),
     Rule("log1p", Op("log", _one_plus(x)), lambda m, rw: _plus_zero(rw, rw.op("log1p", m["x"])), STABLE, "f",
          doc="log(1 + x) -> log1p(x)"),
+    Rule("log_one_minus_sigmoid", Op("log", Op("sub", Splat(is_one), Op("sigmoid", x))),
+         lambda m, rw: log_sigmoid(rw, rw.op("neg", m["x"])), STABLE, "f",
+         doc="log(1 - sigmoid(x)) -> log(sigmoid(-x))"),
     Rule("log1p_sub", Op("log", Op("sub", Splat(is_one), x)),
          lambda m, rw: _plus_zero(rw, rw.op("log1p", rw.op("neg", m["x"]))), STABLE, "f",
          doc="log(1 - x) -> log1p(-x)"),
@@ -128,13 +146,10 @@ RULES: list[Rule] = [
          STABLE, "f", doc="exp(x) - 1 -> expm1(x)"),
     Rule("log_sigmoid", Op("log", Op("sigmoid", x)), lambda m, rw: log_sigmoid(rw, m["x"]), STABLE, "f",
          doc="log(sigmoid(x)) -> -softplus(-x) = min(x, 0) - log1p(exp(-|x|))"),
-    Rule("log_one_minus_sigmoid", Op("log", Op("sub", Splat(is_one), Op("sigmoid", x))),
-         lambda m, rw: log_sigmoid(rw, rw.op("neg", m["x"])), STABLE, "f",
-         doc="log(1 - sigmoid(x)) -> log(sigmoid(-x))"),
     Rule("softplus", Op("log1p", Op("exp", Var("x", lambda n: not _is_neg_abs(n)))),
          lambda m, rw: softplus(rw, m["x"]), STABLE, "f",
          doc="log1p(exp(x)) -> max(x, 0) + log1p(exp(-|x|))"),
-    Rule("log_softmax", Op("log", Op("div", Op("exp", z), b)), _log_of_exp_ratio, STABLE, "f",
+    Rule("log_softmax", Op("log", Op("div", Op("exp", z), Var("b", nonnegative))), _log_of_exp_ratio, STABLE, "f",
          doc="log(exp(z) / b) -> z - log(b): log(softmax(x)) becomes x - max - log(sum(exp(x - max)))"),
     Rule("logsumexp", _NaiveLogSumExp(), _stable_logsumexp, STABLE, "f",
          doc="log(sum(exp(x))) -> max + log(sum(exp(x - max))) (cross-entropy on logits)"),
