@@ -38,9 +38,14 @@ def _freeze(value: Any) -> Any:
 _CANONICAL = {"dtype": get_dtype}
 
 
+_NO_ATTRS = Attrs()
+
+
 def normalize_attrs(op: OpDef, attrs: dict[str, Any]) -> Attrs:
     """The op's attributes with defaults filled in, lists frozen to tuples and dtypes canonical;
     unknown, missing or unhashable attributes raise a TypeError naming the op."""
+    if not attrs and not op.attrs:
+        return _NO_ATTRS
     unknown = set(attrs) - set(op.attrs)
     if unknown:
         raise TypeError(f"{op.name}: unknown attribute(s) {sorted(unknown)}; expected {sorted(op.attrs)}")
@@ -67,7 +72,7 @@ def infer_type(op: OpDef, inputs: tuple[Node, ...] | tuple[Any, ...], attrs: Att
     """Run the op's shape/dtype inference; errors name the op, the operand types and the line."""
     if op.arity is not None and len(inputs) != op.arity:
         raise TypeError(_message(op, f"expects {op.arity} input(s), got {len(inputs)}", loc))
-    types = tuple(i.type for i in inputs)
+    types = tuple([i.type for i in inputs])
     try:
         return op.infer(types, attrs)
     except (GraphflowError, ValueError, TypeError, IndexError) as exc:

@@ -64,6 +64,7 @@ class Attrs(Mapping[str, Any]):
 
 
 _ids = itertools.count()
+_set = object.__setattr__
 
 
 class Node:
@@ -76,7 +77,7 @@ class Node:
 
     def __init__(self, op: OpDef, inputs: tuple[Node, ...], attrs: Attrs, type: TensorType,
                  loc: SourceLoc | None = None, name: str | None = None):
-        init = object.__setattr__
+        init = _set
         init(self, "op", op)
         init(self, "inputs", tuple(inputs))
         init(self, "attrs", attrs)
@@ -120,32 +121,34 @@ class Node:
 
 
 def toposort(outputs: Iterable[Node], stop: Iterable[Node] = ()) -> list[Node]:
-    """Every node the outputs depend on, inputs before users, in a deterministic order.
-    Nodes in `stop` are included but not walked past (they are treated as leaves)."""
+    """Every node the outputs depend on, inputs before users, in a deterministic order (a
+    depth-first post-order, inputs left to right). Nodes in `stop` are included but not walked
+    past (they are treated as leaves). Iterative: any depth works; a cycle raises ValueError."""
     stop_ids = {n.id for n in stop}
     order: list[Node] = []
-    state: dict[int, int] = {}  # 1 = on the stack, 2 = done
+    done: set[int] = set()
+    active: set[int] = set()  # on the current path: meeting one again is a cycle
+    no_inputs: tuple[Node, ...] = ()
     for root in outputs:
-        if state.get(root.id) == 2:
+        if root.id in done:
             continue
-        stack: list[tuple[Node, int]] = [(root, 0)]
+        active.add(root.id)
+        stack = [(root, iter(no_inputs if root.id in stop_ids else root.inputs))]
         while stack:
-            node, i = stack.pop()
-            if i == 0:
-                if state.get(node.id) == 2:
+            node, pending = stack[-1]
+            for child in pending:
+                cid = child.id
+                if cid in done:
                     continue
-                state[node.id] = 1
-            preds = () if node.id in stop_ids else node.inputs
-            if i < len(preds):
-                stack.append((node, i + 1))
-                child = preds[i]
-                s = state.get(child.id)
-                if s is None:
-                    stack.append((child, 0))
-                elif s == 1:
+                if cid in active:
                     raise ValueError(f"cycle in graph through {child!r}")
+                active.add(cid)
+                stack.append((child, iter(no_inputs if cid in stop_ids else child.inputs)))
+                break
             else:
-                state[node.id] = 2
+                stack.pop()
+                active.discard(node.id)
+                done.add(node.id)
                 order.append(node)
     return order
 

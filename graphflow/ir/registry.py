@@ -74,6 +74,9 @@ def register(op: OpDef) -> OpDef:
 
 
 def get_op(name: str) -> OpDef:
+    op = _REGISTRY.get(name)
+    if op is not None:  # the hot path of every bind by name
+        return op
     _ensure_loaded()
     try:
         return _REGISTRY[name]
