@@ -168,8 +168,8 @@ class LLVMExecutable(Executable):
             self._set(buf.index, arr)
         for buf in plan.buffers:
             if buf.kind == "const":
-                arr = np.ascontiguousarray(buf.node.attrs["value"].array)
-                if arr.ctypes.data % ALIGN:
+                arr = buf.node.attrs["value"].array
+                if not arr.flags.c_contiguous or arr.ctypes.data % ALIGN:
                     copy = aligned_empty(arr.shape, arr.dtype)
                     copy[...] = arr
                     arr = copy
@@ -263,9 +263,16 @@ def _check_input(node: Node, value, pos: int) -> np.ndarray:
         raise GraphError(f"input {label} expects dtype {t.dtype.name}, got {arr.dtype}{where}")
     if arr.shape != tuple(t.shape):
         raise GraphError(f"input {label} expects shape {fmt(t.shape)}, got {fmt(arr.shape)}{where}")
-    if not arr.flags.c_contiguous or (arr.size and arr.ctypes.data % arr.dtype.itemsize):
-        arr = np.ascontiguousarray(arr).copy() if arr.flags.c_contiguous else np.ascontiguousarray(arr)
-    return arr
+    return contiguous(arr)
+
+
+def contiguous(arr: np.ndarray) -> np.ndarray:
+    """`arr` itself when C-contiguous and element-aligned, else an aligned copy (0-d stays 0-d)."""
+    if arr.flags.c_contiguous and not (arr.size and arr.ctypes.data % arr.dtype.itemsize):
+        return arr
+    out = aligned_empty(arr.shape, arr.dtype)
+    out[...] = arr
+    return out
 
 
 def _host_value(node: Node, ctx: RunContext) -> np.ndarray:
@@ -278,5 +285,5 @@ def _host_value(node: Node, ctx: RunContext) -> np.ndarray:
         if arr.dtype != var.dtype.np or arr.shape != tuple(var.shape):
             raise GraphError(f"variable {var.name!r} holds {arr.dtype}{fmt(arr.shape)}, expected "
                              f"{var.dtype.name}{fmt(var.shape)}")
-        return np.ascontiguousarray(arr)
-    return np.ascontiguousarray(evaluate(node.op, [], node.attrs, node.type, ctx))
+        return contiguous(arr)
+    return contiguous(np.asarray(evaluate(node.op, [], node.attrs, node.type, ctx)))

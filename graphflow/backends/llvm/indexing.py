@@ -114,6 +114,8 @@ class Index:
 
     def __init__(self, shape: Sequence[int], dims: Sequence[Aff] | None = None, lin: Aff | None = None):
         self.shape = tuple(shape)
+        if not self.shape and dims is None and lin is None:
+            dims, lin = (), Aff()
         self._dims = None if dims is None else tuple(dims)
         self._lin = lin
 

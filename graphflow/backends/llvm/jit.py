@@ -25,6 +25,9 @@ def _init() -> None:
 
 def _load_runtime_libraries() -> None:
     """Make the symbols generated code calls resolvable: libm, libgomp, NumPy's OpenBLAS."""
+    # idle OpenMP threads sleep instead of spinning: the cores are shared with BLAS threads and
+    # with the Python thread between kernels
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     for name in ("m", "gomp"):
         path = ctypes.util.find_library(name)
         if path:

@@ -1,0 +1,273 @@
+"""Eager mode's single ops: shape-generic native kernels (sizes passed at run time), compiled once
+per (op, dtypes, attributes without sizes) and cached in memory and on disk, so a new batch size
+costs no compile. Tiny tensors, movement ops and ops without a generic kernel take the NumPy
+reference, which is faster there (no native call to set up)."""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import threading
+from collections.abc import Sequence
+
+import llvmlite.ir as ir
+import numpy as np
+
+from graphflow.backends.llvm import cache, jit
+from graphflow.backends.llvm.codegen import VOID, for_range
+from graphflow.backends.llvm.emit import I32, I64, PTR, compute_type, const, load_value, storage_type, store_value
+from graphflow.backends.llvm.executable import _CODE_DIGEST, aligned_empty, contiguous
+from graphflow.backends.llvm.lowering import ERROR_TEXT, Ctx, is_fallback, lowering_for, reduction
+from graphflow.backends.numpy.interpreter import evaluate
+from graphflow.ir.graph import Attrs, TensorType
+from graphflow.ir.registry import OpDef
+
+# below this many output elements NumPy's per-call cost beats a native call (measured by
+# benchmarks/cpu_kernels.py); above PARALLEL the kernel splits over the cores
+TINY = 4096
+PARALLEL = 1 << 15
+_RUN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p)
+_kernels: dict[tuple, object] = {}
+_lock = threading.Lock()
+_REDUCE = ("reduce_sum", "reduce_prod", "reduce_max", "reduce_min")
+_NATIVE_REDUCE_DTYPES = ("float32", "float64", "int8", "uint8", "int16", "int32", "int64")
+
+
+def run_op(op: OpDef, arrays: Sequence[np.ndarray], attrs: Attrs, out: TensorType) -> np.ndarray:
+    """Run one op at once; the result is a fresh array of exactly `out`'s dtype and shape."""
+    size = int(np.prod(out.shape, dtype=np.int64))
+    if op.category == "elementwise" and size >= TINY:
+        fn = _elementwise_kernel(op, arrays, attrs, out)
+        if fn is not None:
+            return _run_elementwise(fn, op, arrays, out, size)
+    elif op.name in _REDUCE and arrays and arrays[0].size >= TINY:
+        plan = _reduce_shape(arrays[0].shape, attrs["axes"])
+        if plan is not None and arrays[0].dtype.name in _NATIVE_REDUCE_DTYPES:
+            fn = _reduce_kernel(op.name, out.dtype)
+            return _run_reduce(fn, op, arrays[0], plan, out)
+    return evaluate(op, arrays, attrs, out)
+
+
+def _contig(a: np.ndarray) -> np.ndarray:
+    return contiguous(a)
+
+
+def _ptrs(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    return np.array([a.ctypes.data for a in arrays], dtype=np.uint64)
+
+
+def _check(status: int, op: OpDef) -> None:
+    if status:
+        cls, text = ERROR_TEXT.get(status & 0xFF, (RuntimeError, f"error {status}"))
+        raise cls(f"{op.name}: {text}")
+
+
+def _run_elementwise(fn, op, arrays, out: TensorType, size: int) -> np.ndarray:
+    ins = [_contig(np.asarray(a)) for a in arrays]
+    result = aligned_empty(out.shape, out.dtype.np)
+    table = _ptrs(ins + [result])
+    _check(fn(size, 0, 0, table.ctypes.data), op)
+    return result
+
+
+def _load(key: tuple, build) -> object:
+    with _lock:
+        fn = _kernels.get(key)
+    if fn is not None:
+        return fn
+    digest = hashlib.sha256(repr((key, _CODE_DIGEST, jit.fingerprint())).encode()).hexdigest()
+    obj = cache.get("eager-" + digest)
+    if obj is None:
+        module = build()
+        obj = jit.compile_ir(str(module))
+        cache.put("eager-" + digest, obj)
+    loaded = jit.LoadedObject(obj)
+    fn = _RUN(loaded.address("gf_eager"))
+    fn._keep = loaded  # the engine lives as long as the function
+    with _lock:
+        _kernels[key] = fn
+    return fn
+
+
+def _attrs_key(attrs: Attrs) -> tuple:
+    return tuple((k, getattr(v, "name", v)) for k, v in sorted(attrs.items()))
+
+
+def _elementwise_kernel(op: OpDef, arrays, attrs, out: TensorType):
+    dtypes = tuple(np.asarray(a).dtype for a in arrays)
+    shapes = {np.shape(a) for a in arrays}
+    if len(shapes) > 1 or shapes.pop() != tuple(out.shape):
+        return None
+    from graphflow.ir.dtypes import get_dtype
+
+    gdt = tuple(get_dtype(d) for d in dtypes)
+    if is_fallback(op.name, gdt[0]) or lowering_for(op.name, gdt[0]) is None:
+        return None
+    key = ("ew", op.name, tuple(d.name for d in gdt), out.dtype.name, _attrs_key(attrs))
+    return _load(key, lambda: _build_elementwise(op, gdt, attrs, out))
+
+
+def _entry(mod: ir.Module) -> tuple[ir.Function, ir.IRBuilder]:
+    fn = ir.Function(mod, ir.FunctionType(I32, [I64, I64, I64, PTR]), "gf_eager")
+    return fn, ir.IRBuilder(fn.append_basic_block("entry"))
+
+
+def _parallel(mod: ir.Module, b: ir.IRBuilder, body: ir.Function, n: ir.Value, args: list[ir.Value]) -> None:
+    """Run body(lo, hi, *args) over [0, n), split over the cores when n is large."""
+    shim = ir.Function(mod, ir.FunctionType(VOID, [PTR]), "gf_eager_omp")
+    shim.linkage = "internal"
+    sb = ir.IRBuilder(shim.append_basic_block("entry"))
+    data = shim.args[0]
+    vals = [sb.load(sb.gep(data, [const(I64, k)], source_etype=I64), typ=I64) for k in range(1 + len(args))]
+    total = vals[0]
+    tid = sb.sext(_omp(mod, sb, "omp_get_thread_num"), I64)
+    nth = sb.sext(_omp(mod, sb, "omp_get_num_threads"), I64)
+    chunk = sb.sdiv(sb.add(total, sb.sub(nth, const(I64, 1))), nth)
+    chunk = sb.mul(sb.sdiv(sb.add(chunk, const(I64, 63)), const(I64, 64)), const(I64, 64))
+    start = sb.mul(tid, chunk)
+    stop = sb.add(start, chunk)
+    stop = sb.select(sb.icmp_signed("<", stop, total), stop, total)
+    rest = [v if a.type == I64 else sb.inttoptr(v, PTR) for v, a in zip(vals[1:], args)]
+    with sb.if_then(sb.icmp_signed("<", start, stop)):
+        sb.call(body, [start, stop] + rest)
+    sb.ret_void()
+    gomp = mod.globals.get("GOMP_parallel") or ir.Function(mod, ir.FunctionType(VOID, [PTR, PTR, I32, I32]),
+                                                          "GOMP_parallel")
+    big = b.icmp_signed(">=", n, const(I64, PARALLEL))
+    with b.if_else(big) as (then, otherwise):
+        with then:
+            slot = b.alloca(I64, size=const(I32, 2 + len(args)))
+            words = [n] + [a if a.type == I64 else b.ptrtoint(a, I64) for a in args]
+            for k, w in enumerate(words):
+                b.store(w, b.gep(slot, [const(I64, k)], source_etype=I64))
+            b.call(gomp, [shim, slot, const(I32, 0), const(I32, 0)])
+        with otherwise:
+            b.call(body, [const(I64, 0), n] + args)
+
+
+def _omp(mod, b, name):
+    fn = mod.globals.get(name) or ir.Function(mod, ir.FunctionType(I32, []), name)
+    return b.call(fn, [])
+
+
+def _build_elementwise(op: OpDef, dtypes, attrs, out: TensorType) -> ir.Module:
+    mod = ir.Module(name="graphflow_eager")
+    mod.triple = jit.triple()
+    k = len(dtypes)
+    body = ir.Function(mod, ir.FunctionType(VOID, [I64, I64] + [PTR] * (k + 2)), "body")
+    body.linkage = "internal"
+    for a in body.args[2:-1]:
+        a.add_attribute("noalias")
+    b = ir.IRBuilder(body.append_basic_block("entry"))
+    ins, dst, err = body.args[2:2 + k], body.args[2 + k], body.args[-1]
+
+    def raise_if(bb, cond, code):
+        with bb.if_then(cond, likely=False):
+            bb.store(const(I32, code), err)
+
+    rule = lowering_for(op.name, dtypes[0])
+    cx = Ctx(tuple(dtypes), out.dtype, attrs, raise_if)
+
+    def step(i, acc):
+        xs = [load_value(b, b.gep(p, [i], source_etype=storage_type(d)), d) for p, d in zip(ins, dtypes)]
+        store_value(b, rule(b, xs, cx), b.gep(dst, [i], source_etype=storage_type(out.dtype)), out.dtype)
+    for_range(b, body.args[0], body.args[1], step)
+    b.ret_void()
+
+    fn, eb = _entry(mod)
+    n, _, _, table = fn.args
+    err_slot = eb.alloca(I32)
+    eb.store(const(I32, 0), err_slot)
+    ptrs = [eb.load(eb.gep(table, [const(I64, j)], source_etype=PTR), typ=PTR) for j in range(k + 1)]
+    _parallel(mod, eb, body, n, ptrs + [err_slot])
+    eb.ret(eb.load(err_slot, typ=I32))
+    return mod
+
+
+def _reduce_shape(shape: tuple[int, ...], axes) -> tuple[int, int, int] | None:
+    """(outer, reduced, inner) sizes when the reduced axes form one block after merging, else None."""
+    nd = len(shape)
+    red = set(range(nd)) if axes is None else set(axes)
+    groups: list[list] = []
+    for i, d in enumerate(shape):
+        if d == 1:
+            continue
+        r = i in red
+        if groups and groups[-1][1] == r:
+            groups[-1][0] *= d
+        else:
+            groups.append([d, r])
+    flags = [r for _, r in groups]
+    if flags.count(True) > 1:
+        return None
+    if True not in flags:
+        return int(np.prod(shape, dtype=np.int64)), 1, 1
+    j = flags.index(True)
+    outer = int(np.prod([g[0] for g in groups[:j]], dtype=np.int64))
+    inner = int(np.prod([g[0] for g in groups[j + 1:]], dtype=np.int64))
+    return outer, groups[j][0], inner
+
+
+def _reduce_kernel(name: str, dtype):
+    return _load(("reduce", name, dtype.name), lambda: _build_reduce(name, dtype))
+
+
+def _build_reduce(name: str, d) -> ir.Module:
+    """rows: out[o] = R-reduce x[o, :] (vectorised over the row); columns: out[o, :] accumulates
+    x[o, r, :] for each r (vectorised over the inner extent)."""
+    mod = ir.Module(name="graphflow_eager")
+    mod.triple = jit.triple()
+    acc_t, ident, combine = reduction(name, d)
+    st = storage_type(d)
+    t = compute_type(d)
+    _ = t
+    body = ir.Function(mod, ir.FunctionType(VOID, [I64, I64, I64, I64, PTR, PTR]), "body")
+    body.linkage = "internal"
+    lo, hi, R, inner, x, y = body.args
+    x.add_attribute("noalias")
+    y.add_attribute("noalias")
+    b = ir.IRBuilder(body.append_basic_block("entry"))
+    with b.if_else(b.icmp_signed("==", inner, const(I64, 1))) as (rows, cols):
+        with rows:
+            def row(o, _):
+                base = b.mul(o, R)
+                total = for_range(b, const(I64, 0), R, lambda r, acc: combine(
+                    b, acc, load_value(b, b.gep(x, [b.add(base, r)], source_etype=st), d)), ident)
+                store_value(b, total, b.gep(y, [o], source_etype=st), d)
+            for_range(b, lo, hi, row)
+        with cols:
+            def col(o, _):
+                obase = b.mul(o, inner)
+                for_range(b, const(I64, 0), inner, lambda i, _: store_value(
+                    b, ident, b.gep(y, [b.add(obase, i)], source_etype=st), d))
+
+                def over_r(r, _):
+                    xbase = b.mul(b.add(b.mul(o, R), r), inner)
+
+                    def lane(i, _):
+                        p = b.gep(y, [b.add(obase, i)], source_etype=st)
+                        v = combine(b, load_value(b, p, d), load_value(b, b.gep(x, [b.add(xbase, i)], source_etype=st), d))
+                        store_value(b, v, p, d)
+                    for_range(b, const(I64, 0), inner, lane)
+                for_range(b, const(I64, 0), R, over_r)
+            for_range(b, lo, hi, col)
+    b.ret_void()
+
+    fn, eb = _entry(mod)
+    outer, R_, inner_, table = fn.args
+    xp = eb.load(eb.gep(table, [const(I64, 0)], source_etype=PTR), typ=PTR)
+    yp = eb.load(eb.gep(table, [const(I64, 1)], source_etype=PTR), typ=PTR)
+    # split over the outer extent; with one outer row the (rare) single-row case stays serial
+    _parallel(mod, eb, body, outer, [R_, inner_, xp, yp])
+    eb.ret(const(I32, 0))
+    _ = acc_t
+    return mod
+
+
+def _run_reduce(fn, op, x: np.ndarray, plan, out: TensorType) -> np.ndarray:
+    outer, R, inner = plan
+    x = _contig(x)
+    result = aligned_empty(out.shape, out.dtype.np)
+    table = _ptrs([x, result])
+    fn(outer, R, inner, table.ctypes.data)
+    return result
