@@ -16,7 +16,7 @@ from graphflow.passes.rewrite import rewrite
 
 from .conftest import SPECIALS, run, same_bits
 
-F, I, BOOL = gf.float64, gf.int64, gf.bool
+F, INT, BOOL = gf.float64, gf.int64, gf.bool
 ALL_RULES = [*algebraic.RULES, *stability.RULES, *fold.FOLD_RULES]
 SAFETY = {r.name: r.safety for r in ALL_RULES}
 
@@ -35,7 +35,7 @@ def T(v):
 
 
 X, Y = ("x", (3, 4), F), ("y", (3, 4), F)
-XI, YI = ("x", (3, 4), I), ("y", (3, 4), I)
+XI, YI = ("x", (3, 4), INT), ("y", (3, 4), INT)
 C = ("c", (3, 4), BOOL)
 
 # rule name -> (input specs, before(*inputs), expected(*inputs))
