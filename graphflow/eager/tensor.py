@@ -175,16 +175,41 @@ _RESHAPE, _WHERE = get_op("reshape"), get_op("where")
 _NO_ATTRS: dict = {}
 
 
-def _fast_binary(op: OpDef, slow, float_only: bool = False):
-    """Same-dtype, same-shape operands skip promotion and broadcasting altogether."""
+def _scalar_literal(value: Any, like: Tensor) -> Tensor:
+    """A Python scalar as a literal of `like`'s dtype and shape (no broadcast op to run)."""
+    shape = like._data.shape
+    np_dtype = like._dtype.np
+    arr = np.full(shape, value, np_dtype) if like._data.size <= 4096 else \
+        np.broadcast_to(np.asarray(value, np_dtype), shape)
+    return _new(arr, like._dtype, None)
+
+
+def _scalar_keeps_dtype(value: Any, t: Tensor, float_only: bool) -> bool:
+    """Whether PyTorch's promotion leaves t's dtype unchanged for `t op value`."""
+    kind = t._dtype.kind
+    cls = type(value)
+    if cls is float:
+        return kind == "f"
+    if cls is int:
+        return kind == "f" or (not float_only and t._dtype.name == "int64")
+    return False
+
+
+def _fast_binary(op: OpDef, slow, float_only: bool = False, reflected: bool = False):
+    """Same-dtype, same-shape operands (and Python scalars that keep the tensor's dtype) skip
+    promotion and broadcasting altogether."""
 
     def method(self, other):
-        if (type(other) is Tensor and other._dtype is self._dtype and other._data.shape == self._data.shape
-                and (not float_only or self._dtype.kind == "f")):
-            return apply(op, (self, other), _NO_ATTRS)
-        return slow(self, other)
+        if type(other) is Tensor:
+            if (other._dtype is self._dtype and other._data.shape == self._data.shape
+                    and (not float_only or self._dtype.kind == "f")):
+                return apply(op, (other, self) if reflected else (self, other), _NO_ATTRS)
+        elif _scalar_keeps_dtype(other, self, float_only):
+            lit = _scalar_literal(other, self)
+            return apply(op, (lit, self) if reflected else (self, lit), _NO_ATTRS)
+        return slow(other, self) if reflected else slow(self, other)
 
-    method.__name__ = slow.__name__
+    method.__name__ = ("__r" + slow.__name__ + "__") if reflected else slow.__name__
     return method
 
 
@@ -513,7 +538,10 @@ class Tensor(TensorMethods):
     __sub__ = _fast_binary(_SUB, E.sub)
     __mul__ = _fast_binary(_MUL, E.mul)
     __truediv__ = _fast_binary(_DIV, E.div, float_only=True)
-    __radd__ = TensorMethods.__radd__
+    __radd__ = _fast_binary(_ADD, E.add, reflected=True)
+    __rsub__ = _fast_binary(_SUB, E.sub, reflected=True)
+    __rmul__ = _fast_binary(_MUL, E.mul, reflected=True)
+    __rtruediv__ = _fast_binary(_DIV, E.div, float_only=True, reflected=True)
     __hash__ = object.__hash__
     __eq__ = TensorMethods.__eq__  # type: ignore[assignment]
 

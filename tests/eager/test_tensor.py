@@ -223,3 +223,21 @@ def test_shape_methods():
     assert [c.shape for c in x.chunk(2, dim=2)] == [(2, 3, 2), (2, 3, 2)]
     assert x[0].T.shape == (4, 3) and gf.ones(3).expand(2, 3).shape == (2, 3)
     assert gf.ones(2, 1).repeat(1, 3).shape == (2, 3) and len(x.split(1, 1)) == 3
+
+
+@pytest.mark.parametrize("dtype", [gf.float32, gf.float64, gf.float16, gf.int64, gf.int32, gf.uint8, gf.bool])
+@pytest.mark.parametrize("scalar", [2, 2.5, True])
+def test_scalar_operators_follow_promotion(dtype, scalar):
+    import graphflow.ops.elementwise as E
+
+    if dtype is gf.bool and scalar is True:
+        return  # bool arithmetic on bools is the functional layer's business
+    x = gf.tensor([1, 0, 3], dtype=dtype)
+    for op, fn in [("+", E.add), ("-", E.sub), ("*", E.mul), ("/", E.div)]:
+        if dtype is gf.bool and op == "-":
+            continue
+        for left, right in [(x, scalar), (scalar, x)]:
+            got = eval(f"left {op} right")
+            expected = fn(left, right)  # the functional layer's promotion rules
+            assert got.dtype is expected.dtype, (op, left, right)
+            np.testing.assert_array_equal(got.numpy(), expected.numpy())
