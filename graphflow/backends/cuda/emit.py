@@ -15,6 +15,7 @@ from graphflow.backends.cuda import ctypes_ as C
 from graphflow.backends.cuda.lowering import DECOMPOSITIONS, Cast, Expr, Index, lowering
 from graphflow.ir.dtypes import DType
 from graphflow.ir.graph import Node
+from graphflow.ir.ops.random import UNIFORM_BITS
 
 Idx = tuple[str, ...]
 
@@ -300,10 +301,12 @@ class Emitter:
         k = self.value(key, ())
         lin = linear(idx, node.shape)
         bits = self.let("unsigned long long", f"gf_random_bits((long long){k}, {lin})", "r")
+        # the top p bits (p = the dtype's precision) as in the reference: exact in the dtype, never 1.0
+        p = UNIFORM_BITS[node.dtype.name]
         if node.dtype.name == "float64":
-            u = f"(double)({bits} >> 11) * {1.0 / (1 << 53)!r}"
+            u = f"(double)({bits} >> {64 - p}) * {1.0 / (1 << p)!r}"
         else:
-            u = f"(float)({bits} >> 40) * {1.0 / (1 << 24)!r}f"
+            u = f"(float)({bits} >> {64 - p}) * {1.0 / (1 << p)!r}f"
         return self.let(C.compute(node.dtype), C.round_to(node.dtype, u))
 
     def _assign(self, node: Node, idx: Idx) -> str:

@@ -149,7 +149,7 @@ def _red_axes(node: Node) -> tuple[int, ...]:
     nd = len(node.inputs[0].shape)
     if node.op.name in ("argmax", "argmin"):
         a = node.attrs["axis"]
-        return tuple(range(nd)) if a is None else (a,)
+        return tuple(range(nd)) if a is None or nd == 0 else (a % nd,)
     axes = node.attrs["axes"]
     return tuple(range(nd)) if axes is None else tuple(axes)
 

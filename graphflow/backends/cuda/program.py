@@ -124,10 +124,16 @@ def _register_source(prog: Program, n: Node, input_ids: set[int]) -> None:
         return
     name = n.op.name
     if name == "constant":
-        prog.constants[n.id] = np.ascontiguousarray(n.attrs["value"].array)
+        prog.constants[n.id] = _contiguous(n.attrs["value"].array)
     elif name == "variable":
         prog.variables[n.id] = n.attrs["var"]
     elif name == "sym_size":
         prog.sym_sizes[n.id] = n
     elif name == "input":
         raise ValueError(f"input node {n.describe()} is not among the graph's inputs")
+
+
+def _contiguous(array) -> np.ndarray:
+    """A C-contiguous array of the same shape (np.ascontiguousarray would turn 0-d into 1-d)."""
+    arr = np.asarray(array)
+    return arr if arr.flags.c_contiguous else arr.copy(order="C")

@@ -38,7 +38,7 @@ class PyCudaDevice(Device):
         return self.drv.mem_alloc(max(int(nbytes), 1))
 
     def upload(self, handle: Any, array: np.ndarray) -> None:
-        self.drv.memcpy_htod_async(handle, np.ascontiguousarray(array), self.stream)
+        self.drv.memcpy_htod_async(handle, _contiguous(array), self.stream)
 
     def download(self, handle: Any, out: np.ndarray) -> None:
         self.drv.memcpy_dtoh_async(out, handle, self.stream)
@@ -80,3 +80,9 @@ class PyCudaDevice(Device):
         end.record(self.stream)
         end.synchronize()
         return start.time_till(end) / repeat
+
+
+def _contiguous(array) -> np.ndarray:
+    """A C-contiguous array of the same shape (np.ascontiguousarray would turn 0-d into 1-d)."""
+    arr = np.asarray(array)
+    return arr if arr.flags.c_contiguous else arr.copy(order="C")

@@ -56,7 +56,7 @@ class DeviceArray:
 
     @classmethod
     def from_host(cls, device: Device, array: np.ndarray) -> DeviceArray:
-        arr = np.ascontiguousarray(array)
+        arr = _contiguous(array)
         out = cls(device, device.alloc(max(arr.nbytes, 16)), arr.dtype, arr.shape)
         if arr.nbytes:
             device.upload(out.handle, arr)
@@ -160,3 +160,9 @@ class CudaExecutable(Executable):
                 raise GraphError(f"{what} lives on {value.device.name}, the graph runs on {self.device.name}")
             return value
         return DeviceArray.from_host(self.device, value)
+
+
+def _contiguous(array) -> np.ndarray:
+    """A C-contiguous array of the same shape (np.ascontiguousarray would turn 0-d into 1-d)."""
+    arr = np.asarray(array)
+    return arr if arr.flags.c_contiguous else arr.copy(order="C")

@@ -16,7 +16,7 @@ import numpy as np
 from graphflow.backends.cuda.runtime import Device
 
 INCLUDE = Path(__file__).parent / "include"
-FLAGS = ["-std=c++17", "-O1", "-shared", "-fPIC", "-w", "-fno-strict-aliasing"]
+FLAGS = ["-std=c++17", "-O0", "-shared", "-fPIC", "-w", "-fno-strict-aliasing"]
 
 
 def _cxx() -> str:
@@ -32,9 +32,10 @@ def launcher_source(functions: list[tuple[str, list[str]]]) -> str:
     out = []
     for name, types in functions:
         call = ", ".join(f"*({t}*)args[{i}]" for i, t in enumerate(types))
-        out.append(f'extern "C" int gf_launch_{name}(unsigned gx, unsigned gy, unsigned gz, unsigned bx, '
-                   f'unsigned by, unsigned bz, void** args) {{\n'
-                   f'    return gf_emu::launch(dim3(gx, gy, gz), dim3(bx, by, bz), [&]() {{ {name}({call}); }});\n}}\n')
+        out.append(f"static void gf_thunk_{name}(void** args) {{ {name}({call}); }}\n"
+                   f'extern "C" int gf_launch_{name}(unsigned gx, unsigned gy, unsigned gz, unsigned bx, '
+                   f"unsigned by, unsigned bz, void** args) {{\n"
+                   f"    return gf_emu::launch(dim3(gx, gy, gz), dim3(bx, by, bz), gf_thunk_{name}, args);\n}}\n")
     return "\n".join(out)
 
 
@@ -74,13 +75,24 @@ class EmulatorDevice(Device):
         return raw[off:off + nbytes]
 
     def upload(self, handle: np.ndarray, array: np.ndarray) -> None:
-        handle[:array.nbytes] = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+        handle[:array.nbytes] = _contiguous(array).reshape(-1).view(np.uint8)
 
     def download(self, handle: np.ndarray, out: np.ndarray) -> None:
         out.reshape(-1).view(np.uint8)[:] = handle[:out.nbytes]
 
     def zero(self, handle: np.ndarray, nbytes: int) -> None:
         handle[:nbytes] = 0
+
+    def load_many(self, programs: list[Any]) -> ctypes.CDLL:
+        """Compile several programs (with distinct prefixes) as one module: one compiler run."""
+        from graphflow.backends.cuda.prelude import PRELUDE
+
+        source = PRELUDE + "\n" + "\n".join(p.source for p in programs)
+        functions = [(launch.function, launch.param_types) for p in programs for launch in p.launches]
+        module = self.load_source(source, functions)
+        for p in programs:
+            self._modules[hashlib.sha256(p.module_source().encode()).hexdigest()] = module
+        return module
 
     def load(self, program: Any) -> ctypes.CDLL:
         functions = [(launch.function, launch.param_types) for launch in program.launches]
@@ -101,3 +113,9 @@ class EmulatorDevice(Device):
         rc = fn(*[ctypes.c_uint(int(v)) for v in (*grid, *block)], argv)
         if rc:
             raise RuntimeError(f"emulated kernel {function} failed (code {rc}: barrier divergence or bad launch)")
+
+
+def _contiguous(array) -> np.ndarray:
+    """A C-contiguous array of the same shape (np.ascontiguousarray would turn 0-d into 1-d)."""
+    arr = np.asarray(array)
+    return arr if arr.flags.c_contiguous else arr.copy(order="C")

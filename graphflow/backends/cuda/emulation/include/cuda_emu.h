@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <vector>
 #include <ucontext.h>
 #include <math.h>
@@ -21,7 +20,7 @@
 #define __forceinline__ inline
 #define __shared__ static
 #define __launch_bounds__(...)
-#define __align__(n) alignas(n)
+#define __align__(n) __attribute__((aligned(n)))
 #define __constant__ static
 
 struct uint3 { unsigned x, y, z; };
@@ -44,7 +43,9 @@ inline std::vector<Fiber>& fibers() { static std::vector<Fiber> f; return f; }
 inline std::vector<char>& stacks() { static std::vector<char> s; return s; }
 inline ucontext_t& sched() { static ucontext_t c; return c; }
 inline Fiber*& cur() { static Fiber* f = nullptr; return f; }
-inline const std::function<void()>*& body() { static const std::function<void()>* b = nullptr; return b; }
+typedef void (*Thunk)(void**);
+inline Thunk& body() { static Thunk b = nullptr; return b; }
+inline void**& body_args() { static void** a = nullptr; return a; }
 inline unsigned long long& shuffles() { static unsigned long long n = 0; return n; }
 // warp exchange slots, double-buffered by shuffle generation (one barrier per shuffle is then enough)
 struct Slot { unsigned char bytes[16]; };
@@ -64,19 +65,20 @@ inline void yield(State s) {
     threadIdx = f->tid;
 }
 inline void entry() {
-    (*body())();
+    body()(body_args());
     cur()->state = DONE;
     swapcontext(&cur()->ctx, &sched());
 }
 
 // Runs one kernel launch: every block in turn, each block's threads as fibers.
 // Returns 0, or 1 when the threads of a block wait on barriers that can never all be reached.
-inline int launch(dim3 grid, dim3 block, const std::function<void()>& fn) {
+inline int launch(dim3 grid, dim3 block, Thunk fn, void** args) {
     const unsigned nthreads = block.x * block.y * block.z;
     if (nthreads == 0 || nthreads > 1024) { fprintf(stderr, "gf_emu: bad block size %u\n", nthreads); return 2; }
     gridDim = grid;
     blockDim = block;
-    body() = &fn;
+    body() = fn;
+    body_args() = args;
     auto& fs = fibers();
     fs.assign(nthreads, Fiber());
     if (stacks().size() < nthreads * kStack) stacks().resize(nthreads * kStack);
