@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
 from typing import Any
@@ -153,6 +154,18 @@ _MODE_NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+def select_cpu_backend(name: str) -> None:
+    """Make every graphflow path use the CPU backend `name`: eager ops (gf.set_backend) and the
+    graphs that gf.compile and Session compile (which read GRAPHFLOW_CPU_BACKEND)."""
+    if name == "cuda":
+        return
+    import graphflow as gf
+
+    os.environ["GRAPHFLOW_CPU_BACKEND"] = name
+    if hasattr(gf, "set_backend"):
+        gf.set_backend(name)
+
+
 class GraphflowRunner(Runner):
     """One graphflow mode on one backend."""
 
@@ -182,10 +195,7 @@ class GraphflowRunner(Runner):
         return True, "available"
 
     def _select_backend(self) -> None:
-        import graphflow as gf
-
-        if self.backend != "cuda" and hasattr(gf, "set_backend"):
-            gf.set_backend(self.backend)
+        select_cpu_backend(self.backend)
 
     def prepare(self, workload: Workload, inputs: Inputs) -> Prepared:
         spec = workload.graphflow

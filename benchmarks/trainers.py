@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.runners import numpy_of, optimize, session_for
+from benchmarks.runners import numpy_of, optimize, select_cpu_backend, session_for
 
 # the model: Sequential(Linear(64, 256), ReLU, Dropout, Linear(256, 128), ReLU, Dropout, Linear(128, 10))
 LAYERS = ((64, 256), (256, 128), (128, 10))
@@ -139,7 +139,7 @@ class EagerTrainer(Trainer):
         import graphflow.nn as nn
         import graphflow.optim as optim
 
-        gf.set_backend(setup.backend)
+        select_cpu_backend(setup.backend)
         if hasattr(gf, "manual_seed"):
             gf.manual_seed(setup.seed)
         self.gf = gf
