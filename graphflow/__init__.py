@@ -44,3 +44,5 @@ del _eager_all
 # ---- other front ends and subsystems (one line each, appended below) ------------------------
 from graphflow import static  # noqa: E402,F401
 from graphflow.compile import compile  # noqa: E402,F401,A001
+from graphflow import data, nn, optim, utils  # noqa: E402,F401
+from graphflow.io import load, save  # noqa: E402,F401
