@@ -84,7 +84,8 @@ def specialize(graph: Graph, bindings: dict[str, int]) -> Graph:
         else:
             type_ = infer_type(node.op, inputs, attrs, node.loc)
         new[node.id] = Node(node.op, inputs, attrs, type_, loc=node.loc, name=node.name)
-    return Graph([new[o.id] for o in graph.outputs], [new[i.id] for i in graph.inputs])
+    # inputs the outputs do not read are not in graph.nodes: they stay as they are
+    return Graph([new[o.id] for o in graph.outputs], [new.get(i.id, i) for i in graph.inputs])
 
 
 def _label(node: Node) -> str:
