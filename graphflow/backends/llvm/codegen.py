@@ -19,6 +19,7 @@ from graphflow.ir.graph import Node
 
 ENTRY = "gf_main"
 CALLBACK_ERROR = 255
+BLAS_SERIAL_MACS = 1 << 24  # products smaller than this run BLAS on the calling thread only
 VOID = ir.VoidType()
 
 
@@ -239,8 +240,15 @@ class ModuleBuilder:
                             b.gep(ptrs[pa.id], [off_a], source_etype=ft), const(I64, max(lda, 1)),
                             b.gep(ptrs[pb.id], [off_b], source_etype=ft), const(I64, max(ldb, 1)),
                             const(ft, 0.0), b.gep(out, [off_c], source_etype=ft), const(I64, max(N, 1))])
+            small = M * N * K < BLAS_SERIAL_MACS
             with b.if_then(b.icmp_signed("<", lo, hi)):
+                if small:  # OpenBLAS's thread hand-off costs more than a small product
+                    setn = self.module.globals.get("openblas_set_num_threads_local") or ir.Function(
+                        self.module, ir.FunctionType(I32, [I32]), "openblas_set_num_threads_local")
+                    prev = b.call(setn, [const(I32, 1)])
                 for_range(b, const(I64, 0), const(I64, nb), call)
+                if small:
+                    b.call(setn, [prev])
             return 1
         # any dtype: out[.., i, j] = sum_k a[.., i, k] * b[.., k, j], operands through the evaluator
         acc_t, ident, combine = reduction("reduce_sum", d)

@@ -53,7 +53,8 @@ class Unit:
                     seen[i.id] = i
         if self.kind == MATMUL:
             for i in self.matmul.inputs:
-                seen.setdefault(i.id, i)
+                if i.id not in own:
+                    seen.setdefault(i.id, i)
         return list(seen.values())
 
 

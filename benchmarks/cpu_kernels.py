@@ -1,0 +1,364 @@
+"""CPU kernel figures of the llvm backend beside its peers, float32, median of repeated runs.
+
+    .venv/bin/python -m benchmarks.cpu_kernels [--quick]
+
+Workloads: the GELU elementwise chain on 4M elements, softmax over rows of 4096x1024, GEMM 1024^3,
+and the MLP 784-256-128-10 SGD step (batch 64, cross-entropy), plus that step's first-call
+(compile) time cold and with a warm disk cache. graphflow runs compiled (a static graph through
+`get_backend("llvm").compile`) and eager (tensors on the llvm backend). Peers: NumPy always;
+PyTorch and JAX when importable (nothing is installed). Ratios are peer time / graphflow time
+(> 1: graphflow is faster)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+N_GELU = 4 * 1024 * 1024
+SOFTMAX = (4096, 1024)
+GEMM = 1024
+MLP = (784, 256, 128, 10)
+BATCH = 64
+LR = 0.01
+
+
+def timeit(fn: Callable[[], object], repeat: int = 15, min_time: float = 0.2) -> float:
+    """Median seconds of one call (after a warm-up)."""
+    fn()
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < repeat or time.perf_counter() - start < min_time:
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+        if len(times) > 2000:
+            break
+    return statistics.median(times)
+
+
+# --- graphflow ---------------------------------------------------------------------------------
+def _inp(name: str, shape, dtype="float32"):
+    from graphflow.ir import bind
+    from graphflow.ir.dtypes import get_dtype
+
+    return bind("input", name=name, dtype=get_dtype(dtype), shape=tuple(shape))
+
+
+def gelu_expr(ops, x):
+    y = ops.add(ops.mul(x, 1.5), 0.25)
+    inner = ops.mul(ops.add(y, ops.mul(ops.mul(ops.mul(y, y), y), 0.044715)), 0.79788)
+    return ops.mul(ops.mul(y, 0.5), ops.add(ops.tanh(inner), 1.0))
+
+
+def gf_compiled(name: str) -> Callable[[], object]:
+    import graphflow.ops as ops
+    from graphflow.backends import get_backend
+    from graphflow.ir import Graph
+
+    llvm = get_backend("llvm")
+    rng = np.random.default_rng(0)
+    if name == "gelu":
+        x = _inp("x", (N_GELU,))
+        ex = llvm.compile(Graph([gelu_expr(ops, x)], [x]))
+        a = rng.standard_normal(N_GELU, dtype=np.float32)
+        return lambda: ex.run([a])
+    if name == "softmax":
+        x = _inp("x", SOFTMAX)
+        ex = llvm.compile(Graph([ops.softmax(x, -1)], [x]))
+        a = rng.standard_normal(SOFTMAX, dtype=np.float32)
+        return lambda: ex.run([a])
+    if name == "gemm":
+        a_, b_ = _inp("a", (GEMM, GEMM)), _inp("b", (GEMM, GEMM))
+        ex = llvm.compile(Graph([ops.matmul(a_, b_)], [a_, b_]))
+        a = rng.standard_normal((GEMM, GEMM), dtype=np.float32)
+        b = rng.standard_normal((GEMM, GEMM), dtype=np.float32)
+        return lambda: ex.run([a, b])
+    if name == "mlp":
+        ex, feeds = mlp_executable()
+        return lambda: ex.run(feeds)
+    raise KeyError(name)
+
+
+def mlp_graph():
+    """The SGD step as one graph: inputs (x, labels, 6 parameters), outputs (loss, 6 new parameters)."""
+    import graphflow.nn.functional as F
+    import graphflow.ops as ops
+    from graphflow.autodiff import grad
+    from graphflow.ir import Graph
+
+    x = _inp("x", (BATCH, MLP[0]))
+    y = _inp("y", (BATCH,), "int64")
+    params = []
+    for i in range(3):
+        params.append(_inp(f"w{i}", (MLP[i], MLP[i + 1])))
+        params.append(_inp(f"b{i}", (MLP[i + 1],)))
+    h = x
+    for i in range(3):
+        h = ops.add(ops.matmul(h, params[2 * i]), params[2 * i + 1])
+        if i < 2:
+            h = F.relu(h)
+    loss = F.cross_entropy(h, y)
+    grads = grad(None, [loss], params)
+    new = [ops.sub(p, ops.mul(g, LR)) for p, g in zip(params, grads)]
+    return Graph([loss] + new, [x, y] + params)
+
+
+def mlp_feeds() -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    feeds = [rng.standard_normal((BATCH, MLP[0]), dtype=np.float32), rng.integers(0, MLP[-1], BATCH)]
+    for i in range(3):
+        feeds.append((rng.standard_normal((MLP[i], MLP[i + 1])) / np.sqrt(MLP[i])).astype(np.float32))
+        feeds.append(np.zeros(MLP[i + 1], np.float32))
+    return feeds
+
+
+def mlp_executable():
+    from graphflow.backends import get_backend
+
+    return get_backend("llvm").compile(mlp_graph()), mlp_feeds()
+
+
+def gf_eager(name: str) -> Callable[[], object] | None:
+    try:
+        import graphflow as gf
+        import graphflow.nn.functional as F
+
+        gf.set_backend("llvm")
+    except Exception:  # noqa: BLE001 - eager mode missing: no figure
+        return None
+    rng = np.random.default_rng(0)
+    if name == "gelu":
+        x = gf.from_numpy(rng.standard_normal(N_GELU, dtype=np.float32))
+        return lambda: gelu_expr(_TensorOps, x)
+    if name == "softmax":
+        x = gf.from_numpy(rng.standard_normal(SOFTMAX, dtype=np.float32))
+        return lambda: F.softmax(x, -1)
+    if name == "gemm":
+        a = gf.from_numpy(rng.standard_normal((GEMM, GEMM), dtype=np.float32))
+        b = gf.from_numpy(rng.standard_normal((GEMM, GEMM), dtype=np.float32))
+        return lambda: a @ b
+    if name == "mlp":
+        feeds = mlp_feeds()
+        x, y = gf.from_numpy(feeds[0]), gf.from_numpy(feeds[1])
+        params = [gf.from_numpy(p.copy()).requires_grad_() for p in feeds[2:]]
+
+        def step():
+            h = x
+            for i in range(3):
+                h = h @ params[2 * i] + params[2 * i + 1]
+                if i < 2:
+                    h = F.relu(h)
+            loss = F.cross_entropy(h, y)
+            loss.backward()
+            with gf.no_grad():
+                for p in params:
+                    p -= LR * p.grad
+                    p.grad = None
+            return loss
+        return step
+    return None
+
+
+class _TensorOps:
+    """The handful of ops gelu_expr uses, on eager tensors."""
+
+    @staticmethod
+    def add(a, b):
+        return a + b
+
+    @staticmethod
+    def mul(a, b):
+        return a * b
+
+    @staticmethod
+    def tanh(a):
+        return a.tanh()
+
+
+# --- peers -------------------------------------------------------------------------------------
+def numpy_peer(name: str) -> Callable[[], object]:
+    rng = np.random.default_rng(0)
+    if name == "gelu":
+        x = rng.standard_normal(N_GELU, dtype=np.float32)
+
+        def gelu():
+            y = x * np.float32(1.5) + np.float32(0.25)
+            return np.float32(0.5) * y * (1 + np.tanh(np.float32(0.79788) * (y + np.float32(0.044715) * y ** 3)))
+        return gelu
+    if name == "softmax":
+        x = rng.standard_normal(SOFTMAX, dtype=np.float32)
+
+        def softmax():
+            e = np.exp(x - x.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+        return softmax
+    if name == "gemm":
+        a = rng.standard_normal((GEMM, GEMM), dtype=np.float32)
+        b = rng.standard_normal((GEMM, GEMM), dtype=np.float32)
+        return lambda: a @ b
+    if name == "mlp":
+        feeds = mlp_feeds()
+        x, y = feeds[0], feeds[1]
+        ps = [p.copy() for p in feeds[2:]]
+
+        def step():
+            acts = [x]
+            h = x
+            for i in range(3):
+                h = h @ ps[2 * i] + ps[2 * i + 1]
+                if i < 2:
+                    h = np.maximum(h, 0)
+                acts.append(h)
+            z = h - h.max(axis=1, keepdims=True)
+            p = np.exp(z)
+            p /= p.sum(axis=1, keepdims=True)
+            loss = -np.log(p[np.arange(BATCH), y]).mean()
+            g = p
+            g[np.arange(BATCH), y] -= 1
+            g /= BATCH
+            for i in (2, 1, 0):
+                gw = acts[i].T @ g
+                gb = g.sum(axis=0)
+                if i:
+                    g = (g @ ps[2 * i].T) * (acts[i] > 0)
+                ps[2 * i] -= LR * gw
+                ps[2 * i + 1] -= LR * gb
+            return loss
+        return step
+    raise KeyError(name)
+
+
+def torch_peer(name: str) -> Callable[[], object] | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    g = torch.Generator().manual_seed(0)
+    if name == "gelu":
+        x = torch.randn(N_GELU, generator=g)
+        return lambda: 0.5 * (x * 1.5 + 0.25) * (1 + torch.tanh(0.79788 * ((x * 1.5 + 0.25) + 0.044715 * (x * 1.5 + 0.25) ** 3)))
+    if name == "softmax":
+        x = torch.randn(*SOFTMAX, generator=g)
+        return lambda: torch.softmax(x, -1)
+    if name == "gemm":
+        a, b = torch.randn(GEMM, GEMM, generator=g), torch.randn(GEMM, GEMM, generator=g)
+        return lambda: a @ b
+    return None
+
+
+def jax_peer(name: str) -> Callable[[], object] | None:
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    rng = np.random.default_rng(0)
+    if name == "gelu":
+        x = jnp.asarray(rng.standard_normal(N_GELU, dtype=np.float32))
+        f = jax.jit(lambda x: gelu_expr(_JnpOps, x))
+        return lambda: f(x).block_until_ready()
+    if name == "softmax":
+        x = jnp.asarray(rng.standard_normal(SOFTMAX, dtype=np.float32))
+        f = jax.jit(lambda x: jax.nn.softmax(x, -1))
+        return lambda: f(x).block_until_ready()
+    if name == "gemm":
+        a = jnp.asarray(rng.standard_normal((GEMM, GEMM), dtype=np.float32))
+        f = jax.jit(lambda a: a @ a)
+        return lambda: f(a).block_until_ready()
+    return None
+
+
+class _JnpOps:
+    @staticmethod
+    def add(a, b):
+        return a + b
+
+    @staticmethod
+    def mul(a, b):
+        return a * b
+
+    @staticmethod
+    def tanh(a):
+        import jax.numpy as jnp
+
+        return jnp.tanh(a)
+
+
+# --- compile time ------------------------------------------------------------------------------
+_COLD = """
+import time, sys
+sys.path.insert(0, {root!r})
+t = time.perf_counter()
+from benchmarks.cpu_kernels import mlp_executable
+ex, feeds = mlp_executable()
+ex.run(feeds)
+print(time.perf_counter() - t)
+"""
+
+
+def compile_times() -> tuple[float, float]:
+    """First call of the MLP step (compile + run) in a fresh process: cold cache, then warm disk cache.
+    Import time of graphflow is excluded by importing it before the clock starts."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = "import graphflow, graphflow.backends.llvm, graphflow.nn.functional\n" + _COLD.format(root=root)
+    with tempfile.TemporaryDirectory() as cache_dir:
+        env = dict(os.environ, GRAPHFLOW_CACHE_DIR=cache_dir)
+        out = []
+        for _ in range(2):
+            res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=root)
+            if res.returncode:
+                raise RuntimeError(res.stderr[-2000:])
+            out.append(float(res.stdout.strip().splitlines()[-1]))
+    return out[0], out[1]
+
+
+def _fmt(t: float | None) -> str:
+    return "-" if t is None else f"{t * 1e3:9.3f} ms"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--only", nargs="*", default=None, help="workloads to run (gelu softmax gemm mlp)")
+    args = parser.parse_args(argv)
+    repeat = 5 if args.quick else 15
+    names = args.only or ["gelu", "softmax", "gemm", "mlp"]
+    peers = {"numpy": numpy_peer, "torch": torch_peer, "jax": jax_peer}
+    skipped = [p for p, mod in (("torch", "torch"), ("jax", "jax")) if _missing(mod)]
+    if skipped:
+        print(f"peers skipped (not installed): {', '.join(skipped)}")
+    for name in names:
+        rows = {"graphflow compiled": gf_compiled(name), "graphflow eager": gf_eager(name)}
+        for peer, make in peers.items():
+            if peer not in skipped:
+                rows[peer] = make(name)
+        times = {k: (timeit(f, repeat) if f is not None else None) for k, f in rows.items()}
+        print(f"\n{name}")
+        base = times["graphflow compiled"]
+        for k, t in times.items():
+            extra = ""
+            if name == "gemm" and t:
+                extra = f"  {2 * GEMM ** 3 / t / 1e9:7.1f} GFLOP/s"
+            ratio = f"  peer/compiled {t / base:5.2f}x" if t and base and not k.startswith("graphflow compiled") else ""
+            print(f"  {k:20s} {_fmt(t)}{extra}{ratio}")
+    if "mlp" in names:
+        cold, warm = compile_times()
+        print(f"\nMLP step first call: cold {cold:.3f} s, warm disk cache {warm:.3f} s")
+
+
+def _missing(mod: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(mod) is None
+
+
+if __name__ == "__main__":
+    main()
