@@ -46,3 +46,4 @@ from graphflow import static  # noqa: E402,F401
 from graphflow.compile import compile  # noqa: E402,F401,A001
 from graphflow import data, nn, optim, utils  # noqa: E402,F401
 from graphflow.io import load, save  # noqa: E402,F401
+from graphflow.passes.explain import explain  # noqa: E402,F401

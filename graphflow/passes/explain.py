@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from graphflow.ir.graph import Graph, Node
 from graphflow.ir.shapes import fmt
 from graphflow.passes.fusion import partition
@@ -125,3 +127,30 @@ def explain_graph(graph: Graph, backend_name: str | None = None) -> ExplainRepor
         memory = None
         notes.append(str(exc))
     return ExplainReport([(n, g.text()) for n, g in trace], kernels, name, memory, notes)
+
+
+def explain(fn, *args, backend_name: str | None = None, **kwargs) -> ExplainReport:
+    """`gf.explain(fn, *args)`: trace eager-style `fn` on these arguments (as `gf.compile` would,
+    without running it), specialise the graph to the arguments' shapes and explain it."""
+    from graphflow.compile import CompiledFunction
+    from graphflow.ir.specialize import bind_symbols, specialize
+    from graphflow.static.executor import cpu_backend_name
+
+    compiled = fn if isinstance(fn, CompiledFunction) else CompiledFunction(fn)
+    entry = compiled._trace(args, kwargs)
+    graph = entry.graph
+    arrays = [np.asarray(a._data) for a in _eager_leaves((args, kwargs))]
+    if entry.uses_seed:
+        arrays.append(np.asarray(0, dtype=np.int64))
+    arrays += [s.tensor._data for s in entry.slots]
+    concrete = specialize(graph, bind_symbols(graph.inputs, arrays))
+    return explain_graph(concrete, backend_name or cpu_backend_name())
+
+
+def _eager_leaves(x) -> list:
+    from graphflow.compile import _leaves
+    from graphflow.static.tracing import _is_eager
+
+    flat: list = []
+    _leaves(x, flat)
+    return [v for v in flat if _is_eager(v)]

@@ -86,3 +86,15 @@ def test_pseudocode_names_roles_and_stores():
     text = pseudocode(pg.compute_kernels[1])
     assert "(prologue)" in text and "(row-epilogue)" in text and "store buf" in text
     np.testing.assert_equal(len(pg.compute_kernels), 2)
+
+
+def test_gf_explain_traces_eager_code():
+    from graphflow.eager import from_numpy
+
+    def f(x, w):
+        return O.softmax(O.add(O.matmul(x, w), 1.0), dim=1)
+
+    report = gf.explain(f, from_numpy(np.ones((4, 8), np.float32)), from_numpy(np.ones((8, 3), np.float32)))
+    assert isinstance(report, ExplainReport)
+    assert any("matmul" in k.ops for k in report.kernels) and any("exp" in k.ops for k in report.kernels)
+    assert "after simplify" in str(report) or "unchanged" in str(report)
