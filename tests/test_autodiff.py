@@ -199,6 +199,13 @@ def test_max_ties_share_the_gradient():
     np.testing.assert_array_equal(b, [0.5, 1, 0.5, 0])
 
 
+def test_max_of_a_group_with_nan_sends_the_gradient_to_the_nan():
+    x = inp((2, 3))
+    (g,) = grad(None, [bind("reduce_max", x, axes=(1,), keepdims=False)], [x])
+    (out,) = run([g], [x], [np.array([[1.0, np.nan, 2.0], [4.0, 5.0, 3.0]])])
+    np.testing.assert_array_equal(out, [[0, 1, 0], [0, 1, 0]])
+
+
 def test_pow_gradients_at_zero_are_finite():
     x, p = inp((3,)), inp((3,), name="p")
     gx, gp = grad(None, [bind("pow", x, p)], [x, p])
