@@ -27,7 +27,7 @@ import numpy as np
 from graphflow.errors import GraphflowError
 from graphflow.ir.dtypes import DType, get_dtype
 
-__all__ = ["save", "load", "CheckpointError"]
+__all__ = ["save", "load", "save_arrays", "load_arrays", "CheckpointError", "FormatError"]
 
 FORMAT = "graphflow"
 VERSION = "1"
@@ -41,6 +41,9 @@ _FROM_CODE = {v: k for k, v in _CODES.items()}
 
 class CheckpointError(GraphflowError, ValueError):
     """A file that is not a readable graphflow/safetensors checkpoint."""
+
+
+FormatError = CheckpointError
 
 
 # ---- encoding ---------------------------------------------------------------------------------
@@ -142,26 +145,30 @@ def _serialise(obj: Any) -> bytes:
             structure["__dict__"].append([k, enc.encode(v, k)])
     else:
         structure = enc.encode(obj, "")
+    return _file_bytes(enc.arrays, {"format": FORMAT, "graphflow.version": VERSION,
+                                    "graphflow.structure": json.dumps(structure, separators=(",", ":"),
+                                                                      allow_nan=False)})
+
+
+def _file_bytes(arrays: dict[str, np.ndarray], metadata: dict[str, str] | None) -> bytes:
+    """The safetensors bytes of named little-endian arrays plus string metadata."""
     header: dict[str, Any] = {}
     offset = 0
     chunks = []
-    for name, arr in enc.arrays.items():
+    for name, arr in arrays.items():
         data = arr.tobytes()
         code = _CODES[get_dtype(arr.dtype).name]
         header[name] = {"dtype": code, "shape": list(arr.shape), "data_offsets": [offset, offset + len(data)]}
         chunks.append(data)
         offset += len(data)
-    header["__metadata__"] = {"format": FORMAT, "graphflow.version": VERSION,
-                              "graphflow.structure": json.dumps(structure, separators=(",", ":"), allow_nan=False)}
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     text = json.dumps(header, separators=(",", ":"), ensure_ascii=True).encode("utf-8")
     text += b" " * (-len(text) % 8)  # pad so tensor data starts 8-byte aligned (allowed by the format)
     return struct.pack("<Q", len(text)) + text + b"".join(chunks)
 
 
-def save(obj: Any, f: str | os.PathLike | BinaryIO) -> None:
-    """Write `obj` (a state dict, or a nested checkpoint of dicts, lists, tuples, tensors, arrays,
-    numbers and strings) to a path or a binary file object. Paths are written atomically."""
-    data = _serialise(obj)
+def _write(data: bytes, f: str | os.PathLike | BinaryIO) -> None:
     if hasattr(f, "write"):
         f.write(data)  # type: ignore[union-attr]
         return
@@ -178,6 +185,34 @@ def save(obj: Any, f: str | os.PathLike | BinaryIO) -> None:
         raise
 
 
+def save_arrays(arrays: dict[str, np.ndarray], path: str | os.PathLike | BinaryIO,
+                metadata: dict[str, str] | None = None) -> None:
+    """Write named NumPy arrays (and string metadata) as one plain safetensors file, atomically
+    (static mode's `Saver` format; `gf.load` reads it as a dict of tensors)."""
+    named = {}
+    for name, value in arrays.items():
+        if not isinstance(name, str) or name == "__metadata__":
+            raise ValueError(f"save_arrays: tensor names must be strings other than '__metadata__', got {name!r}")
+        named[name] = _check_array(np.asarray(value), name)
+    _write(_file_bytes(named, metadata), path)
+
+
+def load_arrays(path: str | os.PathLike | BinaryIO, with_metadata: bool = False) -> Any:
+    """Read a safetensors file as {name: array} (and its metadata when asked), validating it as
+    `gf.load` does."""
+    data, where = _read(path)
+    header, body = _parse(data, where)
+    names = sorted((n for n in header if n != "__metadata__"), key=lambda n: header[n]["data_offsets"][0])
+    out = {n: _array(header, body, n) for n in names}
+    return (out, dict(header.get("__metadata__", {}))) if with_metadata else out
+
+
+def save(obj: Any, f: str | os.PathLike | BinaryIO) -> None:
+    """Write `obj` (a state dict, or a nested checkpoint of dicts, lists, tuples, tensors, arrays,
+    numbers and strings) to a path or a binary file object. Paths are written atomically."""
+    _write(_serialise(obj), f)
+
+
 # ---- decoding ---------------------------------------------------------------------------------
 def _read(f: Any) -> tuple[bytes, str]:
     if hasattr(f, "read"):
@@ -189,7 +224,7 @@ def _read(f: Any) -> tuple[bytes, str]:
 
 def _parse(data: bytes, where: str) -> tuple[dict[str, Any], memoryview]:
     def bad(reason: str) -> CheckpointError:
-        return CheckpointError(f"gf.load: {where} is not a readable graphflow checkpoint (safetensors layout): {reason}")
+        return CheckpointError(f"gf.load: {where} is not a graphflow file (safetensors layout) or is damaged: {reason}")
 
     if len(data) < 8:
         raise bad(f"the file is {len(data)} bytes long, too short to hold a header")

@@ -173,3 +173,17 @@ def test_loaded_tensors_own_their_memory(tmp_path):
     w = load(tmp_path / "w")["w"]
     w.add_(1.0)
     assert w.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_array_files_for_static_saver(tmp_path):
+    from graphflow.io import FormatError, load_arrays, save_arrays
+
+    arrays = {"w": np.arange(6, dtype=np.float32).reshape(2, 3), "n": np.int64(7)}
+    save_arrays(arrays, tmp_path / "ckpt", metadata={"step": 3})
+    back, meta = load_arrays(tmp_path / "ckpt", with_metadata=True)
+    assert meta == {"step": "3"} and back["n"].shape == () and back["n"].dtype == np.int64
+    np.testing.assert_array_equal(back["w"], arrays["w"])
+    assert load(tmp_path / "ckpt")["w"].tolist() == arrays["w"].tolist()  # the same format as gf.save
+    (tmp_path / "bad").write_bytes(b"\xff" * 32)
+    with pytest.raises(FormatError, match="not a graphflow file"):
+        load_arrays(tmp_path / "bad")
