@@ -200,6 +200,8 @@ def _fast_binary(op: OpDef, slow, float_only: bool = False, reflected: bool = Fa
     promotion and broadcasting altogether."""
 
     def method(self, other):
+        if _DYNAMIC:  # inside gf.compile's trace: the op must reach the tracer, not run now
+            return slow(other, self) if reflected else slow(self, other)
         if type(other) is Tensor:
             if (other._dtype is self._dtype and other._data.shape == self._data.shape
                     and (not float_only or self._dtype.kind == "f")):
