@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"graphflow-bench on {machine.one_line(desc)}")
     warning = machine.busy_warning(desc)
     if warning:
-        print(warning)
+        print(warning + " (watch the IQR column)")
     enabled = {"auto": None, "always": True, "never": False}[args.progress]
     interrupted = False
     with Progress(len(plan) * len(runners), enabled=enabled) as bar:

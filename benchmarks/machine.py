@@ -58,8 +58,7 @@ def busy_warning(desc: dict) -> str | None:
     load = desc.get("load_average")
     cores = desc.get("usable_cores") or 1
     if load and load[0] > 0.5 * cores:
-        return (f"warning: the machine is busy (load {load[0]:.1f} on {cores} cores): timings will be noisy; "
-                "watch the IQR column")
+        return f"warning: the machine is busy (load {load[0]:.1f} on {cores} cores): timings will be noisy"
     return None
 
 
