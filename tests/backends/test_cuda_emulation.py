@@ -93,9 +93,9 @@ def _inp(name, a):
 
 def test_gather_out_of_bounds_names_the_op_and_line(backend):
     x = np.arange(5, dtype=np.float32)
-    X, I = _inp("x", x), _inp("i", np.zeros(3, np.int64))
-    out = bind("gather", X, I, axis=0)
-    exe = backend.compile(one_kernel_per_node(Graph([out], [X, I])))
+    X, idx = _inp("x", x), _inp("i", np.zeros(3, np.int64))
+    out = bind("gather", X, idx, axis=0)
+    exe = backend.compile(one_kernel_per_node(Graph([out], [X, idx])))
     np.testing.assert_array_equal(exe.run([x, np.array([-1, 0, 4])])[0], [4, 0, 4])
     with pytest.raises(IndexError, match=r"gather: index out of bounds for dimension 0 of size 5 \(node created at .*test_cuda_emulation"):
         exe.run([x, np.array([0, 5, 1])])

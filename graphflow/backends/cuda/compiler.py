@@ -37,12 +37,14 @@ def cache_dir() -> Path:
 
 
 def nvcc_compile(source: str, arch: str, target: str = "cubin", nvcc: str | None = None,
-                 use_pycuda: bool = False, cache: Path | None = None) -> bytes:
-    """Compile `source` for `arch` (e.g. "sm_80") to a cubin (or "ptx"); cached on disk."""
+                 use_pycuda: bool = False, cache: Path | None = None, flags: list[str] | None = None) -> bytes:
+    """Compile `source` for `arch` (e.g. "sm_80") to a cubin (or "ptx"); cached on disk.
+    `flags` replaces NVCC_FLAGS (the tests compile unoptimised: same front end and ptxas checks, faster)."""
+    flags = list(NVCC_FLAGS if flags is None else flags)
     nvcc = nvcc or find_nvcc()
     if nvcc is None:
         raise RuntimeError("nvcc not found (set CUDA_ROOT or put nvcc on PATH)")
-    key = hashlib.sha256("\0".join([source, arch, target, cuda_version(nvcc), *NVCC_FLAGS]).encode()).hexdigest()
+    key = hashlib.sha256("\0".join([source, arch, target, cuda_version(nvcc), *flags]).encode()).hexdigest()
     cache = cache or cache_dir()
     path = cache / f"{key}.{target}"
     if path.exists():
@@ -50,13 +52,13 @@ def nvcc_compile(source: str, arch: str, target: str = "cubin", nvcc: str | None
     if use_pycuda and target == "cubin":
         from pycuda.compiler import compile as pycuda_compile
 
-        data = pycuda_compile(source, nvcc=nvcc, options=NVCC_FLAGS, arch=arch, no_extern_c=True, cache_dir=False)
+        data = pycuda_compile(source, nvcc=nvcc, options=flags, arch=arch, no_extern_c=True, cache_dir=False)
     else:
         with tempfile.TemporaryDirectory() as tmp:
             src = Path(tmp) / "kernels.cu"
             out = Path(tmp) / f"kernels.{target}"
             src.write_text(source)
-            cmd = [nvcc, f"-arch={arch}", f"-{target}", *NVCC_FLAGS, "-o", str(out), str(src)]
+            cmd = [nvcc, f"-arch={arch}", f"-{target}", *flags, "-o", str(out), str(src)]
             res = subprocess.run(cmd, capture_output=True, text=True)
             if res.returncode:
                 raise RuntimeError(f"nvcc failed ({' '.join(cmd)}):\n{res.stderr[-8000:]}")
