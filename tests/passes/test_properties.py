@@ -57,8 +57,13 @@ KINDS = ["unary", "binary", "mul_one", "add_zero", "sub_self", "neg_neg", "log1p
          "exp_log", "softmax", "row_sum", "reshape", "permute", "splat", "where", "cast"]
 
 
+# the stability rewrites change rounding, and a comparison can flip on a rounding difference, so
+# the full pipeline is checked on continuous programs (comparisons are in the bit-exact test)
+CONTINUOUS = (*(k for k in KINDS if k != "where"), "matmul")
+
+
 @st.composite
-def programs(draw, kinds=(*KINDS, "matmul")):
+def programs(draw, kinds=CONTINUOUS):
     steps = draw(st.lists(st.tuples(st.sampled_from(kinds), st.integers(0, 50), st.integers(0, 50),
                                     st.integers(0, 50)), min_size=1, max_size=12))
     n_out = draw(st.integers(1, 3))
@@ -89,7 +94,7 @@ EXACT_PASSES = [("dce", dce), ("cse", cse), ("fold", fold.fold_constants),
                 ("cse", cse), ("dce", dce)]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs(kinds=tuple(KINDS)), st.integers(0, 2**31 - 1))  # (matmul sums may reassociate)
 def test_exact_passes_give_bit_identical_results(program, seed):
     g = _build(program)
@@ -99,7 +104,7 @@ def test_exact_passes_give_bit_identical_results(program, seed):
         assert same_bits(got, want), f"{g}\n->\n{opt}\n{want}\n{got}"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs(), st.integers(0, 2**31 - 1), st.booleans())
 def test_full_pipeline_and_fusion_preserve_values(program, seed, specials):
     g = _build(program)
