@@ -62,12 +62,13 @@ def minimize(opt: Any, loss: Any, var_list: Any = None, global_step: Any = None,
                          "(call the module on the graph's placeholders first)")
     grads = static.gradients(loss, [v for _, _, v in triples])
     updates = list(graph.get_collection(UPDATE_OPS))
+    # state variables first: their initialisers must not depend on the update ops below
+    states = [_state_variables(opt, graph, group, p, var) for group, p, var in triples]
     with graph.control_dependencies(updates) if updates else contextlib.nullcontext():
         assigns = []
-        for (group, _p, var), grad in zip(triples, grads):
+        for (group, _p, var), grad, state in zip(triples, grads, states):
             if grad is None:
                 continue
-            state = _state_variables(opt, graph, group, _p, var)
             read = {k: v.value() for k, v in state.items()}
             new = opt._update(group, var.value(), grad, read)
             assigns.append(var.assign(new.pop("param")))

@@ -8,6 +8,7 @@ from typing import Any
 from graphflow.ir.bind import bind
 from graphflow.ir.dtypes import int64
 from graphflow.ir.shapes import fmt
+from graphflow.ir.symbolic import Sym
 from graphflow.nn.functional.sparse import concrete
 from graphflow.ops import elementwise as E
 from graphflow.ops import reductions as R
@@ -40,9 +41,23 @@ def _legacy_reduction(size_average: Any, reduce: Any, reduction: str) -> str:
     return "none" if not reduce else ("mean" if size_average else "sum")
 
 
+def unify_sizes(t: Any, shape: tuple) -> Any:
+    """`t` seen with `shape` when the two differ only in symbolic sizes (two static placeholders'
+    batch sizes); checked again when the graph is specialised to the fed shapes."""
+    if tuple(t.shape) == tuple(shape) or len(t.shape) != len(shape):
+        return t
+    if not any(isinstance(d, Sym) for d in (*t.shape, *shape)):
+        return t
+    try:
+        from graphflow.static.nn import _match_sizes
+    except ImportError:
+        return t
+    return _match_sizes(t, tuple(shape))
+
+
 def _check_same_shape(op: str, input: Any, target: Any) -> tuple[Any, Any]:
     x = as_value(input)
-    t = as_value(target, like=x)
+    t = unify_sizes(as_value(target, like=x), tuple(x.shape))
     if tuple(x.shape) != tuple(t.shape):
         raise ValueError(f"{op}: target of shape {fmt(t.shape)} must have the input's shape {fmt(x.shape)}")
     if t.dtype is not x.dtype:
@@ -54,7 +69,7 @@ def _class_axis_check(op: str, x: Any, target: Any) -> None:
     if x.ndim == 0:
         raise ValueError(f"{op}: input must have a class dimension, got a 0-D input")
     expected = tuple(x.shape[:1]) + tuple(x.shape[2:]) if x.ndim > 1 else ()
-    if tuple(target.shape) != expected:
+    if tuple(unify_sizes(target, expected).shape) != expected:
         raise ValueError(f"{op}: for input of shape {fmt(x.shape)} the class-index target must have shape "
                          f"{fmt(expected)}, got {fmt(target.shape)}")
 
@@ -96,6 +111,7 @@ def nll_loss(input: Any, target: Any, weight: Any = None, size_average: Any = No
     if t.dtype.kind not in "iu":
         raise TypeError(f"nll_loss: expected class indices of an integer dtype, got a {t.dtype.name} target "
                         f"(use cross_entropy for class probabilities)")
+    t = unify_sizes(t, tuple(x.shape[:1]) + tuple(x.shape[2:]) if x.ndim > 1 else ())
     _class_axis_check("nll_loss", x, t)
     c = x.shape[1] if x.ndim > 1 else x.shape[0]
     _check_labels("nll_loss", t, c, ignore_index)
@@ -137,6 +153,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: Any
     c = x.shape[class_dim]
     logp = R.log_softmax(x, class_dim)
     if t.dtype.kind == "f":
+        t = unify_sizes(t, tuple(x.shape))
         if tuple(t.shape) != tuple(x.shape):
             raise TypeError(f"cross_entropy: expected class indices of an integer dtype (shape "
                             f"{fmt(tuple(x.shape[:1]) + tuple(x.shape[2:]) if x.ndim > 1 else ())}) or class "
@@ -146,6 +163,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: Any
     if t.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: target must hold integer class indices or float probabilities, "
                         f"got {t.dtype.name}")
+    t = unify_sizes(t, tuple(x.shape[:1]) + tuple(x.shape[2:]) if x.ndim > 1 else ())
     _class_axis_check("cross_entropy", x, t)
     _check_labels("cross_entropy", t, c, ignore_index)
     nll = _nll(logp, t, weight, ignore_index, reduction, "cross_entropy")

@@ -70,7 +70,12 @@ def batch_norm_train(input: Any, running_mean: Any = None, running_var: Any = No
     new_mean = new_var = None
     if running_mean is not None and running_var is not None:
         flat_mean = reshape(mean, (x.shape[1],))
-        unbiased = E.mul(reshape(var, (x.shape[1],)), count / (count - 1))
+        if isinstance(count, int):
+            bessel: Any = count / (count - 1)
+        else:  # a symbolic batch size: the correction is computed when the graph runs
+            n = R.count_of(x, axes, x.dtype)
+            bessel = E.div(n, E.sub(n, 1.0))
+        unbiased = E.mul(reshape(var, (x.shape[1],)), bessel)
         if momentum is None:  # cumulative moving average over the batches seen
             factor = E.div(1.0, E.add(num_batches_tracked, 1)) if num_batches_tracked is not None else 1.0
         else:
