@@ -47,3 +47,5 @@ from graphflow.compile import compile  # noqa: E402,F401,A001
 from graphflow import data, nn, optim, utils  # noqa: E402,F401
 from graphflow.io import load, save  # noqa: E402,F401
 from graphflow.passes.explain import explain  # noqa: E402,F401
+
+from graphflow.backends import cuda  # noqa: E402 - gf.cuda.is_available(); the reason is in gf.backends.available()
