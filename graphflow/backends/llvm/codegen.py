@@ -13,8 +13,17 @@ from graphflow.backends.llvm.emit import F32, F64, I32, I64, PTR, compute_type, 
 from graphflow.backends.llvm.evaluator import Evaluator
 from graphflow.backends.llvm.indexing import Aff, Index, Var
 from graphflow.backends.llvm.lowering import TABLE, Ctx, reduction
-from graphflow.backends.llvm.plan import (CALLBACK, EW, MATMUL, PARALLEL_MIN_ELEMENTS, REDUCE, Plan, Unit,
-                                          _is_transpose, numel)
+from graphflow.backends.llvm.plan import (
+    CALLBACK,
+    EW,
+    MATMUL,
+    PARALLEL_MIN_ELEMENTS,
+    REDUCE,
+    Plan,
+    Unit,
+    _is_transpose,
+    numel,
+)
 from graphflow.ir.graph import Node
 
 ENTRY = "gf_main"

@@ -209,7 +209,7 @@ class LLVMExecutable(Executable):
     def _outputs(self) -> list[np.ndarray]:
         plan = self.plan
         out, seen = [], set()
-        for k, o in enumerate(plan.graph.outputs):
+        for o in plan.graph.outputs:
             if o.id in plan.scalars:
                 out.append(np.array(o.attrs["value"].array, copy=True))
                 continue

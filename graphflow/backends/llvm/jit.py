@@ -120,8 +120,11 @@ def optimised_ir(text: str) -> str:
         return str(mod)
 
 
+_ALIVE: list = []  # engines are never disposed: native code may still be referenced by ctypes
+
+
 class LoadedObject:
-    """Object code loaded into its own execution engine; keeps it alive while referenced."""
+    """Object code loaded into its own execution engine (kept for the life of the process)."""
 
     def __init__(self, obj: bytes):
         _init()
@@ -129,9 +132,11 @@ class LoadedObject:
             backing = llvm.parse_assembly("")
             backing.triple = llvm.get_process_triple()
             self._engine = llvm.create_mcjit_compiler(backing, target_machine())
-            self._engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+            self._objref = llvm.ObjectFileRef.from_data(obj)
+            self._engine.add_object_file(self._objref)
             self._engine.finalize_object()
             self._engine.run_static_constructors()
+            _ALIVE.append(self)
 
     def address(self, name: str) -> int:
         with _lock:

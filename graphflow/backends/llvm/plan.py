@@ -113,6 +113,8 @@ def make_plan(graph: Graph, parts: PartitionedGraph, split_all: bool = False) ->
         needed = [n for n in nodes if n.id in output_ids or n.op.name == "assign"
                   or any(u not in own for u in users.get(n.id, ()))]
         units.extend(_units_for(nodes, needed, split_all, fallbacks))
+    if not split_all:
+        units = _merge_rows(units, users, output_ids)
 
     for n in sources:
         if (n.op.name == "constant" and n.id not in output_ids and n.attrs["value"].array.size == 1
@@ -272,6 +274,25 @@ def _reduce_unit(nodes: list[Node], needed: list[Node], reds: list[Node]) -> Uni
         if numel(o.shape) not in (kept, full):
             raise _Split
     return Unit(REDUCE, nodes, needed, reds=reds)
+
+
+def _merge_rows(units: list[Unit], users: dict[int, set[int]], output_ids: set[int]) -> list[Unit]:
+    """Join consecutive row reductions over the same values (softmax's max, then its sum and
+    division) into one unit, so each row is read from memory once and stays in cache."""
+    out: list[Unit] = []
+    for u in units:
+        prev = out[-1] if out else None
+        if (prev is not None and prev.kind == REDUCE and u.kind == REDUCE
+                and prev.reds[0].inputs[0].shape == u.reds[0].inputs[0].shape
+                and _axes(prev.reds[0]) == _axes(u.reds[0])
+                and any(r.id in {o.id for o in prev.outputs} for r in u.reads())):
+            own = {n.id for n in prev.nodes} | {n.id for n in u.nodes}
+            keep = [o for o in prev.outputs if o.id in output_ids or o.op.name == "assign"
+                    or any(x not in own for x in users.get(o.id, ()))]
+            out[-1] = Unit(REDUCE, prev.nodes + u.nodes, keep + u.outputs, reds=prev.reds + u.reds)
+            continue
+        out.append(u)
+    return out
 
 
 def _axes(r: Node) -> tuple[int, ...]:
