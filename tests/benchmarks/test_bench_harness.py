@@ -147,7 +147,9 @@ def test_list_names_everything(capsys):
     assert "static" in out and "jax.jit" in out
 
 
-def test_cli_quick_run_writes_json_table_and_plots(tmp_path, capsys):
+def test_cli_quick_run_writes_json_table_and_plots(tmp_path, capsys, monkeypatch):
+    small = dataclasses.replace(WORKLOADS["gemm"], sweep=((32, 32, 32), (64, 64, 64)))
+    monkeypatch.setitem(WORKLOADS, "gemm", small)  # a short sweep keeps the test fast
     code = cli.main(["--quick", "-w", "dispatch,gemm", "-m", "graph", "-b", "numpy", "-p", "numpy,torch",
                      "--out", str(tmp_path), "--sweep"])
     out = capsys.readouterr().out

@@ -10,7 +10,7 @@ from benchmarks.trainers import TRAINERS, init_params
 
 
 def test_train_quick_runs_every_available_mode(tmp_path, capsys):
-    code = train.main(["--quick", "--epochs", "1", "--out", str(tmp_path), "--backend", "numpy"])
+    code = train.main(["--quick", "--out", str(tmp_path), "--backend", "numpy"])
     out = capsys.readouterr().out
     data = json.loads((tmp_path / "train.json").read_text())
     runs = {r["mode"]: r for r in data["runs"]}
@@ -22,22 +22,15 @@ def test_train_quick_runs_every_available_mode(tmp_path, capsys):
             assert r["status"] == "skipped" and r["reason"] == reason and reason in out
             continue
         assert r["status"] == "ok", r
-        (epoch,) = r["epochs"]
-        assert np.isfinite(epoch["train_loss"]) and 0 < epoch["test_loss"] < 5
-        assert 0 <= epoch["test_acc"] <= 1 and epoch["steps"] == len(r["step_losses"])
-        assert f"{mode:<8} epoch  1/1" in out
+        first, last = r["epochs"]
+        assert np.isfinite(first["train_loss"]) and 0 < last["test_loss"] < 5
+        assert 0 <= last["test_acc"] <= 1 and first["steps"] + last["steps"] == len(r["step_losses"])
+        assert last["train_loss"] < first["train_loss"], mode  # every mode learns
+        assert f"{mode:<8} epoch  2/2" in out
+        assert "weights identical" in r["checkpoint"] or r["checkpoint"].startswith("not saved: gf.save")
     assert "first epoch" in out and "steady epoch" in out
     if any(r["status"] == "ok" for r in runs.values()):
         assert code == 0 and (tmp_path / "train_loss.png").stat().st_size > 1000
-
-
-def test_train_modes_learn_from_the_same_start(tmp_path):
-    """Two epochs on the quick set: every available mode lowers its training loss."""
-    train.main(["--quick", "--out", str(tmp_path), "--backend", "numpy", "--no-plot"])
-    data = json.loads((tmp_path / "train.json").read_text())
-    for r in data["runs"]:
-        if r["status"] == "ok":
-            assert r["epochs"][-1]["train_loss"] < r["epochs"][0]["train_loss"], r["mode"]
 
 
 def test_unknown_mode_lists_the_valid_ones(capsys):
