@@ -49,9 +49,8 @@ def _extreme_vjp(node, g):
     axes = _np_axes(node.attrs, x.ndim)
     kd = node.attrs["keepdims"]
     out_b = B.expand_reduced(node, x.shape, axes, kd)
-    # a NaN is the extreme of its group (it propagates): the gradient goes to the NaNs
-    hit = bind("logical_or", bind("eq", x, out_b), bind("logical_and", bind("isnan", x), bind("isnan", out_b)))
-    mask = bind("cast", hit, dtype=x.dtype)
+    # as torch.amax: a group holding a NaN gets NaN gradients (no element equals the NaN result)
+    mask = bind("cast", bind("eq", x, out_b), dtype=x.dtype)
     count = bind("reduce_sum", mask, axes=axes, keepdims=True)
     share = bind("div", mask, bind("broadcast_to", count, shape=x.shape))
     return [bind("mul", B.expand_reduced(g, x.shape, axes, kd), share)]
