@@ -6,7 +6,7 @@ from typing import Any
 
 from graphflow.ops.elementwise import add
 from graphflow.optim.functional import adam_update
-from graphflow.optim.optimizer import Optimizer, step_zero, zeros_of
+from graphflow.optim.optimizer import Optimizer, is_eager_value, step_zero, zeros_of
 
 __all__ = ["Adam", "AdamW"]
 
@@ -41,7 +41,10 @@ class Adam(Optimizer):
     def _update(self, group: dict[str, Any], param: Any, grad: Any, state: dict[str, Any]) -> dict[str, Any]:
         step = add(state["step"], 1.0)
         beta1, beta2 = group["betas"]
-        out = adam_update(param, grad, state["exp_avg"], state["exp_avg_sq"], step, lr=group["lr"], beta1=beta1,
+        # an eager step count is known now: bias corrections in Python (fewer ops); a traced or
+        # symbolic one stays a value so the compiled update holds for every step
+        count = float(step.item()) if is_eager_value(step) else step
+        out = adam_update(param, grad, state["exp_avg"], state["exp_avg_sq"], count, lr=group["lr"], beta1=beta1,
                           beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
                           decoupled_weight_decay=self._decoupled, amsgrad=group["amsgrad"],
                           max_exp_avg_sq=state.get("max_exp_avg_sq"), maximize=group["maximize"])

@@ -47,7 +47,8 @@ import math
 from numbers import Number
 from typing import Any, NamedTuple
 
-from graphflow.ops.elementwise import add, div, maximum, mul, neg, pow, sqrt, sub
+from graphflow.ops import elementwise as E
+from graphflow.ops.elementwise import maximum, neg, pow, sqrt
 from graphflow.ops.values import cast
 
 __all__ = ["SGDResult", "AdamResult", "RMSpropResult", "sgd_update", "adam_update", "rmsprop_update"]
@@ -70,6 +71,26 @@ class RMSpropResult(NamedTuple):
     square_avg: Any
     momentum_buffer: Any
     grad_avg: Any
+
+
+def _binary(fn: Any, method: str) -> Any:
+    """fn(a, b), through a's operator when it has one, so a value kind's fast path for Python
+    scalars applies (eager tensors skip the broadcast); plain graph nodes use the function."""
+
+    def op(a: Any, b: Any) -> Any:
+        bound = getattr(a, method, None)
+        if bound is not None and not isinstance(a, Number):
+            out = bound(b)
+            if out is not NotImplemented:
+                return out
+        return fn(a, b)
+
+    op.__name__ = fn.__name__
+    return op
+
+
+add, sub, mul, div = (_binary(E.add, "__add__"), _binary(E.sub, "__sub__"), _binary(E.mul, "__mul__"),
+                      _binary(E.div, "__truediv__"))
 
 
 def _is_zero(x: Any) -> bool:

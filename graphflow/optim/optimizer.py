@@ -227,6 +227,13 @@ def _materialise(value: Any) -> Tensor:
     return Tensor(np.array(value, copy=True))
 
 
+def is_eager_value(x: Any) -> bool:
+    """An eager tensor with a value now (not inside a gf.compile trace)."""
+    from graphflow.ir.bind import DYNAMIC
+
+    return isinstance(x, Tensor) and not DYNAMIC
+
+
 def zeros_of(p: Any, dtype: Any = None) -> np.ndarray:
     """Initial zeros shaped like parameter `p` (optimizer state)."""
     return np.zeros(tuple(p.shape), (dtype or p.dtype).np)
