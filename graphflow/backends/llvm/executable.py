@@ -118,7 +118,7 @@ def compile_plan(plan: Plan, key: str) -> tuple[jit.LoadedObject, Plan, str]:
             plan = make_plan(plan.graph, parts, split_all=True)
             key = key + "-split"
             text = ModuleBuilder(plan).build()
-        obj = jit.compile_ir(text)
+        obj = jit.compile_ir(text, light=plan.light)
         cache.put(key, obj)
     loaded = jit.LoadedObject(obj)
     with _load_lock:

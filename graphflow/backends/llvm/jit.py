@@ -86,8 +86,10 @@ def triple() -> str:
     return llvm.get_process_triple()
 
 
-def compile_ir(text: str, speed_level: int = 3) -> bytes:
-    """Parse, optimise (O3 with loop and SLP vectorisation) and emit native object code."""
+def compile_ir(text: str, speed_level: int = 3, light: bool = False) -> bytes:
+    """Parse, optimise (O3 with loop and SLP vectorisation) and emit native object code. `light`
+    turns loop unrolling and interleaving off: half the compile time, for graphs whose kernels
+    are too small for them to pay."""
     _init()
     with _lock:
         mod = llvm.parse_assembly(text)
@@ -98,8 +100,8 @@ def compile_ir(text: str, speed_level: int = 3) -> bytes:
         pto = llvm.create_pipeline_tuning_options(speed_level=speed_level)
         pto.loop_vectorization = True
         pto.slp_vectorization = True
-        pto.loop_unrolling = True
-        pto.loop_interleaving = True
+        pto.loop_unrolling = not light
+        pto.loop_interleaving = not light
         pb = llvm.create_pass_builder(tm, pto)
         mpm = pb.getModulePassManager()
         mpm.run(mod, pb)

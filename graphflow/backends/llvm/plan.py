@@ -14,6 +14,7 @@ from graphflow.passes.kernel import PartitionedGraph, one_kernel_per_node
 
 EW, REDUCE, MATMUL, CALLBACK = "ew", "reduce", "matmul", "callback"
 PARALLEL_MIN_ELEMENTS = 1 << 15  # below this a kernel stays on one core
+HEAVY_ELEMENTS = 1 << 20  # graphs with a kernel this large get the full (slower) O3 loop pipeline
 
 
 def partition(graph: Graph) -> PartitionedGraph:
@@ -78,6 +79,11 @@ class Plan:
     buffer_of: dict[int, int]  # node id -> buffer index
     scalars: dict[int, object]  # node id -> inlined scalar constant
     fallbacks: list[str]
+
+    @property
+    def light(self) -> bool:
+        """No kernel big enough for unrolled/interleaved loops to pay for their compile time."""
+        return all(max((numel(n.shape) for n in u.nodes), default=0) < HEAVY_ELEMENTS for u in self.units)
 
     def describe(self) -> str:
         lines = []
