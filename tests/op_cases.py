@@ -822,6 +822,8 @@ def _scatter_formula(x, index, src, axis):
         i = int(index[idx])
         dst[axis] = i + x.shape[axis] if i < 0 else i
         out[tuple(dst)] += src[idx] if out.dtype == np.float64 else int(src[idx])
+    if x.dtype == BOOL:  # bools accumulate as a logical or
+        return out != 0 if out.size else out.astype(np.bool_)
     if out.dtype == object:
         out = np.vectorize(_wrap(x.dtype), otypes=[np.int64])(out) if out.size else out.astype(np.int64)
     return out.astype(x.dtype)
@@ -837,10 +839,9 @@ def _indexing_cases() -> list[OpCase]:
             index = _rng.integers(-size, size, size=ishape).astype(np.int64) if xs else np.zeros((), np.int64)
             cases.append(OpCase("gather", (x, index), {"axis": axis}, expect=_gather_formula,
                                 grad=dt == F64, wrt=(0,)))
-            if dt != BOOL:
-                src = rand(ishape, dt, 0, 5)
-                cases.append(OpCase("scatter_add", (x, index, src), {"axis": axis}, expect=_scatter_formula,
-                                    grad=dt == F64, wrt=(0, 2)))
+            src = rand(ishape, dt, 0, 5)
+            cases.append(OpCase("scatter_add", (x, index, src), {"axis": axis}, expect=_scatter_formula,
+                                grad=dt == F64, wrt=(0, 2)))
     idx32 = np.array([[0, 4, 4], [1, 1, 1]], dtype=np.int32)
     cases.append(OpCase("gather", (transposed(rand((2, 5), F32)), idx32.T.copy().T), {"axis": 1},
                         expect=_gather_formula, note="int32-index"))
@@ -979,6 +980,14 @@ def _all_cases() -> list[OpCase]:
 
 CASES: list[OpCase] = _all_cases()
 GRAD_CASES: list[OpCase] = [c for c in CASES if c.grad]
+
+
+# which inputs carry the op's data dtype (the others are conditions, indices or keys)
+DATA_INPUTS = {"where": (1, 2), "gather": (0,), "scatter_add": (0, 2), "random_uniform": ()}
+
+
+def data_inputs(op: str, n_inputs: int) -> tuple[int, ...]:
+    return DATA_INPUTS.get(op, tuple(range(n_inputs)))
 
 
 def uncovered_ops() -> list[str]:

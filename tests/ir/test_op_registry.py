@@ -7,10 +7,12 @@ import inspect
 
 import pytest
 
-from graphflow.ir import NOT_DIFFERENTIABLE, OpDef, all_ops, get_op
+from graphflow.ir import NOT_DIFFERENTIABLE, OpDef, TensorType, all_ops, get_op
+from graphflow.ir.bind import normalize_attrs
+from graphflow.ir.dtypes import ALL_DTYPES, get_dtype
 from graphflow.ir.ops import OP_MODULES
 from graphflow.ir.registry import CATEGORIES, REQUIRED, register
-from tests.op_cases import CASES, uncovered_ops, untested_gradients
+from tests.op_cases import CASES, data_inputs, uncovered_ops, untested_gradients
 
 
 def missing_rules(op: OpDef) -> list[str]:
@@ -101,3 +103,29 @@ def test_each_op_has_odd_shape_cases(name):
         return
     assert 0 in sizes or name in ("random_uniform", "variable", "assign"), f"{name}: no empty input"
     assert dims & {17, 33, 11} or name in ("random_uniform",), f"{name}: no odd-length dimension"
+
+
+def _accepted_dtypes(name: str) -> tuple[set[str], set[str]]:
+    """(dtypes the op's infer accepts for its data inputs, dtypes the case table runs it on)."""
+    op = all_ops()[name]
+    cases = [c for c in CASES if c.op == name and c.broadcast is None]
+    template = cases[0]
+    idx = data_inputs(name, len(template.inputs))
+    covered = {c.inputs[idx[0]].dtype.name for c in cases}
+    accepted = set()
+    for d in ALL_DTYPES:
+        types = tuple(TensorType(d if k in idx else get_dtype(a.dtype), a.shape) for k, a in enumerate(template.inputs))
+        try:
+            op.infer(types, normalize_attrs(op, dict(template.attrs)))
+        except (TypeError, ValueError):
+            continue
+        accepted.add(d.name)
+    return accepted, covered
+
+
+@pytest.mark.parametrize("name", sorted(n for n, op in all_ops().items()
+                                        if op.category in ("elementwise", "reduce", "movement", "index", "linalg")
+                                        and n != "cast"))
+def test_case_table_covers_exactly_the_dtypes_each_op_accepts(name):
+    accepted, covered = _accepted_dtypes(name)
+    assert covered == accepted, f"{name}: accepts {sorted(accepted)}, table runs {sorted(covered)}"
