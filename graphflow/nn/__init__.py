@@ -11,7 +11,9 @@ from graphflow.nn.modules.dropout import *  # noqa: F403
 from graphflow.nn.modules.linear import *  # noqa: F403
 from graphflow.nn.modules.loss import *  # noqa: F403
 from graphflow.nn.modules.normalization import *  # noqa: F403
+from graphflow.nn.modules.rnn import *  # noqa: F403
 from graphflow.nn.modules.sparse import *  # noqa: F403
+from graphflow.nn.modules.transformer import *  # noqa: F403
 from graphflow.nn.parameter import Buffer, Parameter
 
 __all__ = ["functional", "init", "utils", "Module", "IncompatibleKeys", "Parameter", "Buffer"]
