@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import math
 import threading
 from collections.abc import Sequence
 
@@ -16,7 +17,7 @@ import numpy as np
 from graphflow.backends.llvm import cache, jit
 from graphflow.backends.llvm.codegen import VOID, for_range
 from graphflow.backends.llvm.emit import I32, I64, PTR, compute_type, const, load_value, storage_type, store_value
-from graphflow.backends.llvm.executable import _CODE_DIGEST, aligned_empty, contiguous
+from graphflow.backends.llvm.executable import _CODE_DIGEST, address, contiguous
 from graphflow.backends.llvm.lowering import ERROR_TEXT, Ctx, is_fallback, lowering_for, reduction
 from graphflow.backends.numpy.interpreter import evaluate
 from graphflow.ir.graph import Attrs, TensorType
@@ -24,23 +25,36 @@ from graphflow.ir.registry import OpDef
 
 # below this many output elements NumPy's per-call cost beats a native call (measured by
 # benchmarks/cpu_kernels.py); above PARALLEL the kernel splits over the cores
-TINY = 4096
-PARALLEL = 1 << 15
-_RUN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p)
+TINY = 1024
+PARALLEL = 1 << 17
+_P = ctypes.c_void_p
+# gf_eager(n, reduced, inner, p0, p1, p2, p3): sizes at run time, up to four buffers by address
+_RUN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, _P, _P, _P, _P)
+_SLOTS = 4
 _kernels: dict[tuple, object] = {}
 _lock = threading.Lock()
 _REDUCE = ("reduce_sum", "reduce_prod", "reduce_max", "reduce_min")
 _NATIVE_REDUCE_DTYPES = ("float32", "float64", "int8", "uint8", "int16", "int32", "int64")
 
 
+# elementwise ops where a native kernel beats NumPy's ufunc loop (measured with
+# benchmarks/cpu_kernels.py and /tmp-free timing of run_op): the transcendental functions (NumPy
+# calls scalar libm or computes in several passes) and Python-semantics integer division. Plain
+# arithmetic, comparisons and casts are memory-bound, where NumPy's loops are as fast and cost
+# less per call, so they stay on NumPy.
+NATIVE_ELEMENTWISE = frozenset({"exp", "expm1", "log", "log1p", "sin", "cos", "tanh", "sigmoid", "erf", "rsqrt",
+                                "floor_div", "mod"})
+REDUCE_MIN = 1 << 16
+
+
 def run_op(op: OpDef, arrays: Sequence[np.ndarray], attrs: Attrs, out: TensorType) -> np.ndarray:
     """Run one op at once; the result is a fresh array of exactly `out`'s dtype and shape."""
-    size = int(np.prod(out.shape, dtype=np.int64))
-    if op.category == "elementwise" and size >= TINY:
+    size = math.prod(out.shape)
+    if op.name in NATIVE_ELEMENTWISE and size >= TINY:
         fn = _elementwise_kernel(op, arrays, attrs, out)
         if fn is not None:
             return _run_elementwise(fn, op, arrays, out, size)
-    elif op.name in _REDUCE and arrays and arrays[0].size >= TINY:
+    elif op.name in _REDUCE and arrays and arrays[0].size >= REDUCE_MIN:
         plan = _reduce_shape(arrays[0].shape, attrs["axes"])
         if plan is not None and arrays[0].dtype.name in _NATIVE_REDUCE_DTYPES:
             fn = _reduce_kernel(op.name, out.dtype)
@@ -52,8 +66,9 @@ def _contig(a: np.ndarray) -> np.ndarray:
     return contiguous(a)
 
 
-def _ptrs(arrays: Sequence[np.ndarray]) -> np.ndarray:
-    return np.array([a.ctypes.data for a in arrays], dtype=np.uint64)
+def _ptrs(arrays: Sequence[np.ndarray]) -> list[int]:
+    out = [address(a) for a in arrays]
+    return out + [0] * (_SLOTS - len(out))
 
 
 def _check(status: int, op: OpDef) -> None:
@@ -64,9 +79,8 @@ def _check(status: int, op: OpDef) -> None:
 
 def _run_elementwise(fn, op, arrays, out: TensorType, size: int) -> np.ndarray:
     ins = [_contig(np.asarray(a)) for a in arrays]
-    result = aligned_empty(out.shape, out.dtype.np)
-    table = _ptrs(ins + [result])
-    _check(fn(size, 0, 0, table.ctypes.data), op)
+    result = np.empty(out.shape, out.dtype.np)
+    _check(fn(size, 0, 0, *_ptrs(ins + [result])), op)
     return result
 
 
@@ -108,7 +122,7 @@ def _elementwise_kernel(op: OpDef, arrays, attrs, out: TensorType):
 
 
 def _entry(mod: ir.Module) -> tuple[ir.Function, ir.IRBuilder]:
-    fn = ir.Function(mod, ir.FunctionType(I32, [I64, I64, I64, PTR]), "gf_eager")
+    fn = ir.Function(mod, ir.FunctionType(I32, [I64, I64, I64] + [PTR] * _SLOTS), "gf_eager")
     return fn, ir.IRBuilder(fn.append_basic_block("entry"))
 
 
@@ -175,10 +189,10 @@ def _build_elementwise(op: OpDef, dtypes, attrs, out: TensorType) -> ir.Module:
     b.ret_void()
 
     fn, eb = _entry(mod)
-    n, _, _, table = fn.args
+    n = fn.args[0]
     err_slot = eb.alloca(I32)
     eb.store(const(I32, 0), err_slot)
-    ptrs = [eb.load(eb.gep(table, [const(I64, j)], source_etype=PTR), typ=PTR) for j in range(k + 1)]
+    ptrs = list(fn.args[3:3 + k + 1])
     _parallel(mod, eb, body, n, ptrs + [err_slot])
     eb.ret(eb.load(err_slot, typ=I32))
     return mod
@@ -254,9 +268,7 @@ def _build_reduce(name: str, d) -> ir.Module:
     b.ret_void()
 
     fn, eb = _entry(mod)
-    outer, R_, inner_, table = fn.args
-    xp = eb.load(eb.gep(table, [const(I64, 0)], source_etype=PTR), typ=PTR)
-    yp = eb.load(eb.gep(table, [const(I64, 1)], source_etype=PTR), typ=PTR)
+    outer, R_, inner_, xp, yp = fn.args[:5]
     # split over the outer extent; with one outer row the (rare) single-row case stays serial
     _parallel(mod, eb, body, outer, [R_, inner_, xp, yp])
     eb.ret(const(I32, 0))
@@ -266,8 +278,9 @@ def _build_reduce(name: str, d) -> ir.Module:
 
 def _run_reduce(fn, op, x: np.ndarray, plan, out: TensorType) -> np.ndarray:
     outer, R, inner = plan
+    if math.prod(out.shape) != outer * inner:
+        raise ValueError(f"{op.name}: output type {out} does not fit an input of shape {x.shape}")
     x = _contig(x)
-    result = aligned_empty(out.shape, out.dtype.np)
-    table = _ptrs([x, result])
-    fn(outer, R, inner, table.ctypes.data)
+    result = np.empty(out.shape, out.dtype.np)
+    fn(outer, R, inner, *_ptrs([x, result]))
     return result

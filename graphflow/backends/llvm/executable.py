@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import math
 import threading
 from collections.abc import Sequence
 
@@ -51,10 +52,15 @@ _load_lock = threading.Lock()
 def aligned_empty(shape, dtype) -> np.ndarray:
     """An uninitialised C-contiguous array whose data starts on a 64-byte boundary."""
     dtype = np.dtype(dtype)
-    n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    n = math.prod(shape) * dtype.itemsize
     raw = np.empty(n + ALIGN, dtype=np.uint8)
-    off = (-raw.ctypes.data) % ALIGN
+    off = (-address(raw)) % ALIGN
     return raw[off:off + n].view(dtype).reshape(shape)
+
+
+def address(arr: np.ndarray) -> int:
+    """The data pointer of an array (the cheapest way NumPy offers to read it)."""
+    return arr.__array_interface__["data"][0]
 
 
 def _stable(obj) -> str:
@@ -153,6 +159,7 @@ class LLVMExecutable(Executable):
         plan = self.plan
         nb = len(plan.buffers)
         self._table = np.zeros(max(nb, 1), dtype=np.uint64)
+        self._table_addr = address(self._table)
         self._arrays: list[np.ndarray | None] = [None] * nb
         offsets, total = [], 0
         for buf in plan.buffers:
@@ -169,7 +176,7 @@ class LLVMExecutable(Executable):
         for buf in plan.buffers:
             if buf.kind == "const":
                 arr = buf.node.attrs["value"].array
-                if not arr.flags.c_contiguous or arr.ctypes.data % ALIGN:
+                if not arr.flags.c_contiguous or address(arr) % ALIGN:
                     copy = aligned_empty(arr.shape, arr.dtype)
                     copy[...] = arr
                     arr = copy
@@ -182,7 +189,7 @@ class LLVMExecutable(Executable):
 
     def _set(self, index: int, arr: np.ndarray) -> None:
         self._arrays[index] = arr
-        self._table[index] = arr.ctypes.data if arr.size else 0
+        self._table[index] = address(arr) if arr.size else 0
 
     def run(self, inputs: Sequence[np.ndarray], state: dict | None = None,
             bindings: dict[str, int] | None = None) -> list[np.ndarray]:
@@ -199,7 +206,7 @@ class LLVMExecutable(Executable):
                 self._set(buf.index, _host_value(buf.node, ctx))
             for buf in self._fresh:
                 self._set(buf.index, aligned_empty(buf.node.shape, buf.node.dtype.np))
-            status = self._entry(self._table.ctypes.data, self._cb_addr)
+            status = self._entry(self._table_addr, self._cb_addr)
             if status:
                 self._raise(status)
             for index, var in self._assigns:
@@ -268,7 +275,7 @@ def _check_input(node: Node, value, pos: int) -> np.ndarray:
 
 def contiguous(arr: np.ndarray) -> np.ndarray:
     """`arr` itself when C-contiguous and element-aligned, else an aligned copy (0-d stays 0-d)."""
-    if arr.flags.c_contiguous and not (arr.size and arr.ctypes.data % arr.dtype.itemsize):
+    if arr.flags.c_contiguous and not (arr.size and address(arr) % arr.dtype.itemsize):
         return arr
     out = aligned_empty(arr.shape, arr.dtype)
     out[...] = arr

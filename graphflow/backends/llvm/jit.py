@@ -25,9 +25,10 @@ def _init() -> None:
 
 def _load_runtime_libraries() -> None:
     """Make the symbols generated code calls resolvable: libm, libgomp, NumPy's OpenBLAS."""
-    # idle OpenMP threads sleep instead of spinning: the cores are shared with BLAS threads and
-    # with the Python thread between kernels
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # idle OpenMP threads spin briefly (bridging the back-to-back kernels of one graph), then
+    # sleep: the cores are shared with BLAS threads and the Python thread
+    if "OMP_WAIT_POLICY" not in os.environ:
+        os.environ.setdefault("GOMP_SPINCOUNT", "20000")
     for name in ("m", "gomp"):
         path = ctypes.util.find_library(name)
         if path:
