@@ -83,9 +83,10 @@ def _slice_infer(types, attrs):
                 raise ValueError(f"slicing a dimension of unknown size {d} is not supported")
             out.append(d)
             continue
-        empty_dim = d == 0 and s in (0, -1) and e in (0, -1)
-        if not empty_dim and (st > 0 and not (0 <= s <= d and s <= e <= d)
-                              or st < 0 and not (-1 <= e <= s < d)):
+        # bounds as Python's slice.indices(d) gives them: element k of the result is index
+        # s + k*st for k < len(range(s, e, st)); -1 stands for "before index 0" with a negative step
+        lo, hi = (0, d) if st > 0 else (-1, d - 1)
+        if not (lo <= s <= hi and lo <= e <= hi) and not (d == 0 and s in (0, -1) and e in (0, -1)):
             raise ValueError(f"normalised slice {s}:{e}:{st} out of range for size {d}")
         out.append(len(range(s, e, st)))
     return TensorType(t.dtype, tuple(out))
@@ -93,9 +94,13 @@ def _slice_infer(types, attrs):
 
 def _slice_ref(arrays, attrs):
     (x,) = arrays
-    idx = tuple(slice(s, None if e == -1 and st < 0 else e, st)
-                for s, e, st in zip(attrs["starts"], attrs["stops"], attrs["steps"]))
-    return x[idx]
+    idx = []
+    for s, e, st in zip(attrs["starts"], attrs["stops"], attrs["steps"]):
+        if not range(s, e, st):
+            idx.append(slice(0, 0))  # empty (NumPy would read a start of -1 as the last index)
+        else:
+            idx.append(slice(s, None if e < 0 else e, st))
+    return x[tuple(idx)]
 
 
 def _slice_vjp(node, g):
