@@ -129,6 +129,21 @@ def tolerance(case: OpCase, dtype: np.dtype) -> tuple[float, float]:
     return TOLERANCE.get(np.dtype(dtype), (0.0, 0.0))
 
 
+def assert_case_close(case: OpCase, out: np.ndarray, expected: np.ndarray, scale: float = 1.0) -> None:
+    """Compare a backend's result with an expectation: floats within the case's tolerance (times
+    `scale`, for backends that reorder float arithmetic), after rounding the expectation to the
+    output dtype once; integers and bools exactly; NaNs must match NaNs."""
+    expected = np.asarray(expected)
+    assert expected.shape == out.shape, f"{case.id}: shape {out.shape}, expected {expected.shape}"
+    if out.dtype.kind == "f" or out.dtype == BF16:
+        rtol, atol = tolerance(case, out.dtype)
+        want = expected.astype(out.dtype).astype(np.float64)
+        np.testing.assert_allclose(out.astype(np.float64), want, rtol=rtol * scale, atol=atol * scale,
+                                   equal_nan=True, err_msg=case.id)
+    else:
+        np.testing.assert_array_equal(out, expected.astype(out.dtype), err_msg=case.id)
+
+
 # ---------------------------------------------------------------------------------------------
 # input generation
 

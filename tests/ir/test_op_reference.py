@@ -6,19 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.op_cases import BF16, CASES, OpCase, build_case_graph, run_case, run_reference, tolerance
-
-
-def assert_matches(case: OpCase, out: np.ndarray, expected: np.ndarray) -> None:
-    assert expected.shape == out.shape, f"{case.id}: shape {out.shape}, expected {expected.shape}"
-    if out.dtype.kind == "f" or out.dtype == BF16:
-        rtol, atol = tolerance(case, out.dtype)
-        # the expectation rounded to the output dtype once, as the op must do
-        want = expected.astype(out.dtype).astype(np.float64)
-        np.testing.assert_allclose(out.astype(np.float64), want, rtol=rtol, atol=atol, equal_nan=True,
-                                   err_msg=case.id)
-    else:
-        np.testing.assert_array_equal(out, expected.astype(out.dtype), err_msg=case.id)
+from tests.op_cases import CASES, OpCase, assert_case_close, build_case_graph, run_case, run_reference
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
@@ -28,7 +16,7 @@ def test_reference(case: OpCase):
     out = run_case(case)
     # the backend hands back exactly the inferred type
     assert out.dtype == node.dtype.np and out.shape == tuple(node.shape), case.id
-    assert_matches(case, out, case.expected())
+    assert_case_close(case, out, case.expected())
 
 
 def test_run_reference_helper_builds_through_bind():
