@@ -13,7 +13,7 @@ import numpy as np
 
 from graphflow.autodiff import grad
 from graphflow.backends import get_backend
-from graphflow.ir import Graph, Node, bind
+from graphflow.ir import Graph, Node, bind, verify
 from graphflow.ir import builder as B
 from graphflow.ir.dtypes import get_dtype
 
@@ -49,6 +49,8 @@ def check_grad(fn: Callable[..., Node | Sequence[Node]], inputs: Sequence[np.nda
     be = get_backend(backend)
     forward = be.compile(Graph(outs, xs))
     present = [g for g in grads if g is not None]
+    if present:
+        verify(Graph(present, xs), after="grad")  # gradient rules must build well-formed IR
     analytic_values = be.compile(Graph(present, xs)).run(arrays) if present else []
     it = iter(analytic_values)
     analytic = []
