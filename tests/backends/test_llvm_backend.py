@@ -163,7 +163,8 @@ def test_large_parallel_kernels_match_reference():
     rng = np.random.default_rng(4)
     x = inp("x", (300, 257))
     y = ops.tanh(ops.add(ops.mul(x, 1.5), 0.25))
-    g = Graph([y, ops.softmax(x, -1), ops.sum(x, 1), ops.transpose(x, 0, 1)], [x])
+    g = Graph([y, ops.softmax(x, -1), ops.sum(x, 1), ops.transpose(x, 0, 1), ops.mul(ops.sum(x, 0), 0.5),
+               ops.amax(x, 0)], [x])
     a = rng.standard_normal((300, 257), dtype=np.float32)
     ex = llvm().compile(g)
     text = ex.plan.describe()

@@ -153,6 +153,8 @@ class ModuleBuilder:
         kept = [p for p in range(len(shape)) if p not in axes]
         kept_size = numel([shape[p] for p in kept])
         full_size = numel(shape)
+        if _column_shaped(unit, axes, kept, kept_size):
+            return self._reduce_columns(b, ev, unit, lo, hi, ptrs, numel([shape[p] for p in axes]), kept_size)
 
         def inner(level: int, dims: dict, leaf: Callable, acc):
             if level == len(axes):
@@ -217,6 +219,41 @@ class ModuleBuilder:
             return 1
         outer(0, {})
         return shape[kept[0]]
+
+    def _reduce_columns(self, b, ev: Evaluator, unit: Unit, lo, hi, ptrs, R: int, K: int) -> int:
+        """A reduction over leading axes: for each reduced row r, accumulate x[r, k] into a
+        per-column accumulator (vectorised over the contiguous kept columns k), then run the
+        epilogue per column. Threads split the columns."""
+        red = unit.reds[0]
+        shape = red.inputs[0].shape
+        acc_t, ident, combine = reduction(red.op.name, red.dtype)
+        acc = b.alloca(acc_t, size=const(I64, K))
+
+        def init(k, _):
+            b.store(ident, b.gep(acc, [k], source_etype=acc_t))
+        for_range(b, lo, hi, init)
+
+        def over_rows(r, _):
+            rv = Var(r, R)
+
+            def lane(k, _):
+                ev.push()
+                lin = Aff.var(rv).scale(K) + Aff.var(Var(k, K))
+                slot = b.gep(acc, [k], source_etype=acc_t)
+                b.store(combine(b, b.load(slot, typ=acc_t), ev.value(red.inputs[0], Index(shape, lin=lin))), slot)
+                ev.pop()
+            for_range(b, lo, hi, lane)
+        for_range(b, const(I64, 0), const(I64, R), over_rows)
+
+        def finish(k, _):
+            ev.push()
+            lin = Aff.var(Var(k, K))
+            ev.remember(red, Index(red.shape, lin=lin), b.load(b.gep(acc, [k], source_etype=acc_t), typ=acc_t))
+            for o in unit.outputs:
+                self._store(b, ptrs, o, lin, ev.value(o, Index(o.shape, lin=lin)))
+            ev.pop()
+        for_range(b, lo, hi, finish)
+        return K
 
     def _matmul(self, b, ev: Evaluator, unit: Unit, lo, hi, ptrs) -> int:
         m = unit.matmul
@@ -348,6 +385,18 @@ class ModuleBuilder:
     def _omp(self, b, name: str) -> ir.Value:
         fn = self.module.globals.get(name) or ir.Function(self.module, ir.FunctionType(I32, []), name)
         return b.call(fn, [])
+
+
+COLUMN_MAX = 1 << 14  # kept columns accumulated on the stack (64 KiB of float32)
+
+
+def _column_shaped(unit: Unit, axes: tuple, kept: list, kept_size: int) -> bool:
+    """One reduction over leading axes whose outputs are all column-shaped: worth accumulating
+    whole rows at a time instead of walking each column with a stride."""
+    return (len(unit.reds) == 1 and bool(kept) and axes == tuple(range(len(axes)))
+            and 1 < kept_size <= COLUMN_MAX
+            and all(numel(o.shape) == kept_size for o in unit.outputs)
+            and unit.reds[0].op.name in ("reduce_sum", "reduce_max", "reduce_min", "reduce_prod"))
 
 
 class _FnPtr:
