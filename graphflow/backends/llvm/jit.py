@@ -29,10 +29,13 @@ def _load_runtime_libraries() -> None:
     # sleep: the cores are shared with BLAS threads and the Python thread
     if "OMP_WAIT_POLICY" not in os.environ:
         os.environ.setdefault("GOMP_SPINCOUNT", "20000")
-    for name in ("m", "gomp"):
-        path = ctypes.util.find_library(name)
-        if path:
-            llvm.load_library_permanently(path)
+    for name, soname in (("m", "libm.so.6"), ("gomp", "libgomp.so.1")):
+        try:
+            llvm.load_library_permanently(soname)  # the usual name: no search subprocess
+        except RuntimeError:
+            path = ctypes.util.find_library(name)
+            if path:
+                llvm.load_library_permanently(path)
     blas = blas_library()
     if blas:
         llvm.load_library_permanently(blas)
@@ -57,8 +60,9 @@ def blas_library() -> str | None:
 
 @lru_cache(maxsize=1)
 def has_gomp() -> bool:
-    path = ctypes.util.find_library("gomp")
-    return bool(path)
+    """Is the OpenMP runtime loadable (kernels call GOMP_parallel from the generated code)?"""
+    _init()
+    return llvm.address_of_symbol("GOMP_parallel") is not None
 
 
 @lru_cache(maxsize=1)
