@@ -168,6 +168,10 @@ class ModuleBuilder:
                 return out
             return for_range(b, const(I64, 0), const(I64, shape[p]), step, acc)
 
+        full_outs = [o for o in unit.outputs
+                     if not (numel(o.shape) == kept_size and (o.op.category == "reduce" or kept_size != full_size))]
+        stash = _stashes(unit, full_outs, ev)
+
         def row(dims: dict) -> None:
             ev.push()
             for r in unit.reds:
@@ -175,7 +179,10 @@ class ModuleBuilder:
 
                 def leaf(d, acc, r=r, combine=combine):
                     full = Index(shape, dims=[d[p] for p in range(len(shape))])
-                    return combine(b, acc, ev.value(r.inputs[0], full))
+                    v = ev.value(r.inputs[0], full)
+                    if r.id in stash:  # keep the value for the output pass (read back from cache)
+                        self._store(b, ptrs, stash[r.id], full.lin(), v)
+                    return combine(b, acc, v)
                 total = inner(0, dims, leaf, ident)
                 if r.attrs["keepdims"]:
                     rdims = [dims[p] if p in dims else Aff() for p in range(len(shape))]
@@ -183,16 +190,18 @@ class ModuleBuilder:
                     rdims = [dims[p] for p in kept]
                 ev.remember(r, Index(r.shape, dims=rdims), total)
             kept_index = Index([shape[p] for p in kept], dims=[dims[p] for p in kept])
-            full_outs = []
             for o in unit.outputs:
-                if numel(o.shape) == kept_size and (o.op.category == "reduce" or kept_size != full_size):
+                if o not in full_outs:
                     lin = kept_index.lin()
                     self._store(b, ptrs, o, lin, ev.value(o, Index(o.shape, lin=lin)))
-                else:
-                    full_outs.append(o)
             if full_outs:
                 def leaf(d, acc):
                     full = Index(shape, dims=[d[p] for p in range(len(shape))])
+                    for r in unit.reds:
+                        if r.id in stash:
+                            o = stash[r.id]
+                            ptr = b.gep(ptrs[o.id], [full.lin().emit(b)], source_etype=storage_type(o.dtype))
+                            ev.remember(r.inputs[0], full, b.load(ptr, typ=storage_type(o.dtype)))
                     for o in full_outs:
                         idx = full if o.shape == shape else Index(o.shape, lin=full.lin())
                         self._store(b, ptrs, o, full.lin(), ev.value(o, idx))
@@ -385,6 +394,39 @@ class ModuleBuilder:
     def _omp(self, b, name: str) -> ir.Value:
         fn = self.module.globals.get(name) or ir.Function(self.module, ir.FunctionType(I32, []), name)
         return b.call(fn, [])
+
+
+def _stashes(unit: Unit, full_outs: list[Node], ev: Evaluator) -> dict[int, Node]:
+    """Reductions whose (computed, not loaded) input feeds a full-shape output of the same float
+    type: the reduction pass writes that input into the output's buffer and the output pass reads
+    it back from cache instead of recomputing it (softmax's exp is computed once)."""
+    out: dict[int, Node] = {}
+    used: set[int] = set()
+    own = {n.id for n in unit.nodes}
+    for r in reversed(unit.reds):
+        pre = r.inputs[0]
+        if pre.id not in own or pre.op.category != "elementwise" or pre.dtype.name not in ("float32", "float64"):
+            continue
+        for o in full_outs:
+            if o.id not in used and o.dtype is pre.dtype and o.shape == pre.shape and o is not pre \
+                    and _depends_on(o, pre, own) and not any(s.id == pre.id for s in unit.outputs):
+                out[r.id] = o
+                used.add(o.id)
+                break
+    return out
+
+
+def _depends_on(o: Node, pre: Node, own: set[int]) -> bool:
+    stack, seen = [o], set()
+    while stack:
+        n = stack.pop()
+        for i in n.inputs:
+            if i is pre:
+                return True
+            if i.id in own and i.id not in seen:
+                seen.add(i.id)
+                stack.append(i)
+    return False
 
 
 COLUMN_MAX = 1 << 14  # kept columns accumulated on the stack (64 KiB of float32)
