@@ -242,6 +242,14 @@ def test_outputs_never_alias_inputs_constants_or_each_other_unexpectedly():
     assert again[0] == 0.0
 
 
+def test_an_output_listed_twice_gives_two_arrays():
+    x = inp((2,))
+    y = bind("exp", x)
+    a, b = compile_([y, y], [x]).run([np.zeros(2, np.float32)])
+    a[0] = 5.0
+    assert b[0] == 1.0
+
+
 def test_executables_are_reusable_and_independent():
     x = inp((3,))
     exe = compile_([bind("mul", x, x)], [x])

@@ -125,7 +125,11 @@ class NumpyExecutable(Executable):
                 del values[fid]
         self.peak_live = peak
         held = list(fed) + list(ctx.state.values())
-        return [_owned(values[o.id], held) for o in graph.outputs]
+        results: list[np.ndarray] = []
+        for o in graph.outputs:
+            results.append(_owned(values[o.id], held))
+            held.append(results[-1])  # the same node listed twice gives two arrays
+        return results
 
     @staticmethod
     def _check_input(node: Node, value: object, bindings: dict[str, int]) -> np.ndarray:
