@@ -104,7 +104,7 @@ def _filled(cell: Any) -> bool:
 @dataclass
 class _Compiled:
     graph: Graph
-    exe: Any
+    exes: dict[str, Any]  # backend name -> executable (compiled on first use)
     n_args: int
     uses_seed: bool
     slots: list[Slot]
@@ -210,7 +210,7 @@ class CompiledFunction:
         written = [s for s in slots if s.written]
         graph_inputs = inputs + ([trace.seed] if trace.seed is not None else []) + [s.input for s in slots]
         graph = Graph(outputs + [s.current for s in written] + grad_nodes, graph_inputs)
-        return _Compiled(graph, None, len(inputs), trace.seed is not None, slots, n_results, rebuild, kinds, written,
+        return _Compiled(graph, {}, len(inputs), trace.seed is not None, slots, n_results, rebuild, kinds, written,
                          grad_effects)
 
     # ---- replay ----------------------------------------------------------------------------
@@ -219,9 +219,11 @@ class CompiledFunction:
         if c.uses_seed:
             arrays.append(np.asarray(self._seed(), dtype=np.int64))
         arrays += [s.tensor._data for s in c.slots]
-        if c.exe is None:
-            c.exe = compile_for(c.graph, arrays, cpu_backend())
-        outs = c.exe.run(arrays)
+        backend = cpu_backend()  # gf.set_backend between calls takes effect
+        exe = c.exes.get(backend.name)
+        if exe is None:
+            exe = c.exes[backend.name] = compile_for(c.graph, arrays, backend)
+        outs = exe.run(arrays)
         given = {id(a) for a in arrays}
         results = [np.array(o, copy=True) if id(o) in given else np.asarray(o) for o in outs]
         k = c.n_results

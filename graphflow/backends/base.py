@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
@@ -26,6 +26,8 @@ class Executable(ABC):
 
 
 class Backend(ABC):
+    """A way to run graphs: compiles whole graphs and runs single ops (eager mode)."""
+
     name: str
 
     @abstractmethod
@@ -33,7 +35,8 @@ class Backend(ABC):
         """(True, "available") or (False, the reason)."""
 
     @abstractmethod
-    def compile(self, graph: Graph) -> Executable: ...
+    def compile(self, graph: Graph) -> Executable:
+        """An executable for `graph` (inputs in `graph.inputs` order, outputs in `graph.outputs` order)."""
 
     @abstractmethod
     def run_op(self, op: OpDef, inputs: Sequence[np.ndarray], attrs: Attrs, out: TensorType) -> np.ndarray:
@@ -48,6 +51,7 @@ _FAILED: dict[str, str] = {}
 
 
 def register_backend(name: str, module: str) -> None:
+    """Make `get_backend(name)` import `module` (which must define `BACKEND`) on first use."""
     _KNOWN[name] = module
 
 
@@ -73,7 +77,7 @@ def _load(name: str) -> Backend | None:
     return backend
 
 
-def available() -> dict[str, Any]:
+def available() -> dict[str, str]:
     """Each backend's name -> "available" or "unavailable: <reason>"."""
     out = {}
     for name in _KNOWN:
@@ -87,10 +91,75 @@ def available() -> dict[str, Any]:
 
 
 def get_backend(name: str) -> Backend:
+    """The backend called `name`; BackendUnavailableError (with the reason) when it cannot run here."""
     backend = _load(name)
     if backend is None:
         raise BackendUnavailableError(f"backend {name!r} is unavailable: {_FAILED[name]}")
     ok, reason = backend.availability()
     if not ok:
         raise BackendUnavailableError(f"backend {name!r} is unavailable: {reason}")
+    return backend
+
+
+# ---- the CPU backend every mode uses (eager ops, Session runs, gf.compile) ----------------------
+CPU_BACKEND_ENV = "GRAPHFLOW_CPU_BACKEND"
+CPU_BACKENDS = ("llvm", "numpy")
+
+
+class _CPUChoice:
+    __slots__ = ("name", "default", "resolved")
+
+    def __init__(self) -> None:
+        self.name: str | None = None  # set by gf.set_backend; None: the environment or the default
+        self.default: str | None = None  # llvm when it can run here, else numpy (probed once)
+        self.resolved: dict[str, Backend] = {}  # eager mode asks on every op: check availability once
+
+
+_CPU = _CPUChoice()
+
+
+def _check_cpu_name(name: str, where: str) -> str:
+    if name not in CPU_BACKENDS:
+        raise ValueError(f"{where}: expected one of {', '.join(CPU_BACKENDS)}, got {name!r}")
+    return name
+
+
+def set_cpu_backend(name: str | None) -> Backend | None:
+    """Choose the CPU backend for every mode ('llvm' or 'numpy'); None goes back to
+    `GRAPHFLOW_CPU_BACKEND`, else the default. Raises, with the reason, when it cannot run here."""
+    if name is None:
+        _CPU.name = None
+        return None
+    backend = get_backend(_check_cpu_name(name, "set_backend"))
+    _CPU.name = name
+    _CPU.resolved[name] = backend
+    return backend
+
+
+def cpu_backend_choice() -> str | None:
+    """The name `set_cpu_backend` chose, or None when the environment/default decides."""
+    return _CPU.name
+
+
+def default_cpu_backend_name() -> str:
+    """`GRAPHFLOW_CPU_BACKEND` when set, else llvm when it can run here, else numpy."""
+    env = os.environ.get(CPU_BACKEND_ENV)
+    if env:
+        return _check_cpu_name(env, CPU_BACKEND_ENV)
+    if _CPU.default is None:
+        _CPU.default = "llvm" if available().get("llvm") == "available" else "numpy"
+    return _CPU.default
+
+
+def cpu_backend_name() -> str:
+    """The CPU backend's name: `gf.set_backend`'s choice, else `default_cpu_backend_name()`."""
+    return _CPU.name or default_cpu_backend_name()
+
+
+def current_cpu_backend() -> Backend:
+    """The CPU backend eager ops, `Session.run` and `gf.compile` run on (see `cpu_backend_name`)."""
+    name = _CPU.name or default_cpu_backend_name()
+    backend = _CPU.resolved.get(name)
+    if backend is None:
+        backend = _CPU.resolved[name] = get_backend(name)
     return backend

@@ -4,7 +4,6 @@ pipeline, hand the result to the current CPU backend. Shared by `Session` and `g
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,21 +15,14 @@ from graphflow.ir.specialize import bind_symbols, specialize
 
 
 def cpu_backend_name() -> str:
-    """`GRAPHFLOW_CPU_BACKEND`, else the one `gf.set_backend` chose, else llvm when it can run
-    here, else numpy."""
-    name = os.environ.get("GRAPHFLOW_CPU_BACKEND")
-    if name:
-        return name
-    chosen = getattr(backends, "current_cpu_backend", None)
-    if callable(chosen):
-        picked = chosen()
-        if picked:
-            return picked if isinstance(picked, str) else picked.name
-    return "llvm" if backends.available().get("llvm") == "available" else "numpy"
+    """The shared CPU backend choice (`graphflow.backends.cpu_backend_name`): `gf.set_backend`'s,
+    else `GRAPHFLOW_CPU_BACKEND`, else llvm when it can run here, else numpy."""
+    return backends.cpu_backend_name()
 
 
 def cpu_backend() -> Backend:
-    return backends.get_backend(cpu_backend_name())
+    """The backend `Session.run` and `gf.compile` compile for (the one eager ops run on)."""
+    return backends.current_cpu_backend()
 
 
 def optimize(graph: Graph) -> Graph:

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from graphflow import autodiff
 from graphflow.errors import ShapeError
 from graphflow.ir import source
 from graphflow.ir.dtypes import DType, float32, get_dtype, int64
@@ -23,6 +22,7 @@ from graphflow.ops import reductions as R
 from graphflow.ops import shape as S
 from graphflow.ops.values import cast as _cast
 from graphflow.static.graph import Graph, get_default_graph
+from graphflow.static.stable_grad import stable_grad
 from graphflow.static.tensor import Operation, Tensor, as_control
 from graphflow.static.variables import Variable
 
@@ -112,7 +112,9 @@ def _flat(x: Any) -> tuple[list[Any], bool]:
 
 def gradients(ys: Any, xs: Any, grad_ys: Any = None, name: str = "gradients") -> list[Tensor | None]:
     """Symbolic gradients of sum(ys) (weighted by grad_ys) with respect to each x; None for an x
-    the ys do not depend on. A variable's gradient sums over every read of it."""
+    the ys do not depend on. A variable's gradient sums over every read of it. The ys' graph is
+    stabilised first (see `graphflow.static.stable_grad`), so e.g. a naive log(softmax(x)) gets
+    finite gradients for large logits."""
     ys_l, _ = _flat(ys)
     xs_l, _ = _flat(xs)
     g = _graph_of(*ys_l, *xs_l)
@@ -130,7 +132,7 @@ def gradients(ys: Any, xs: Any, grad_ys: Any = None, name: str = "gradients") ->
         nodes = list(g.var_reads.get(x.ref, ())) if isinstance(x, Variable) else [h.to_node(x)]
         groups.append(nodes)
         flat.extend(nodes)
-    results = autodiff.grad(None, y_nodes, flat, seeds)
+    results = stable_grad(y_nodes, flat, seeds)  # on the stabilised forward graph
     out: list[Tensor | None] = []
     k = 0
     for x_obj, nodes in zip(xs_l, groups):

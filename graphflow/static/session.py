@@ -193,10 +193,11 @@ class Session:
                 raise GraphError(f"variable {var.name!r} is read before it was initialised: run its initializer "
                                  f"(e.g. global_variables_initializer()) first{_at(getattr(v, 'loc', None))}")
             arrays.append(value)
-        exe_key = (plan_key, tuple((a.shape, a.dtype.str) for a in arrays[:len(plan.feeds)]))
+        backend = self._backend or cpu_backend()  # gf.set_backend between runs takes effect
+        exe_key = (plan_key, tuple((a.shape, a.dtype.str) for a in arrays[:len(plan.feeds)]), backend.name)
         exe = self._executables.get(exe_key)
         if exe is None:
-            exe = compile_for(plan.graph, arrays, self._backend or cpu_backend())
+            exe = compile_for(plan.graph, arrays, backend)
             self._executables[exe_key] = exe
         outputs = exe.run(arrays)
 
