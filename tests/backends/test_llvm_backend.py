@@ -433,3 +433,30 @@ def test_concurrent_cache_writers_leave_a_whole_entry(tmp_path, monkeypatch):
     cache.clear_memory()
     assert cache.get("shared") in payloads  # one writer's whole entry, checksum intact
     assert not [p for p in os.listdir(os.path.dirname(cache.entry_path("shared"))) if p.startswith(".tmp")]
+
+
+def test_unsupported_fused_kernel_compiles_unfused(tmp_path, monkeypatch):
+    """A fused kernel the emitter cannot handle is remembered and compiled one node per unit."""
+    from graphflow.backends.llvm import cache, codegen, executable
+    from graphflow.backends.llvm.indexing import Unsupported
+
+    monkeypatch.setenv("GRAPHFLOW_CACHE_DIR", str(tmp_path))
+    original = codegen.ModuleBuilder._reduce
+
+    def picky(self, b, ev, unit, lo, hi, ptrs):
+        if len(unit.nodes) > 1:
+            raise Unsupported("test: fused reductions refused")
+        return original(self, b, ev, unit, lo, hi, ptrs)
+
+    monkeypatch.setattr(codegen.ModuleBuilder, "_reduce", picky)
+    x = inp("x", (5, 11))
+    g = Graph([ops.log_softmax(ops.mul(x, 1.75), -1)], [x])
+    ex = llvm().compile(g)
+    assert ex.key.endswith("-split") and all(len(u.nodes) == 1 for u in ex.plan.units)
+    a = np.random.default_rng(9).standard_normal((5, 11), dtype=np.float32)
+    np.testing.assert_allclose(ex.run([a])[0], numpy_run(g, [a])[0], rtol=1e-5, atol=1e-6)
+    # the refusal is remembered: the next compile goes straight to the unfused program
+    cache.clear_memory()
+    executable._loaded.clear()
+    executable._split_keys.clear()
+    assert llvm().compile(g).key == ex.key
