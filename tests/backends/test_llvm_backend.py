@@ -160,11 +160,11 @@ def test_fused_kernels_match_reference():
 
 def test_large_parallel_kernels_match_reference():
     rng = np.random.default_rng(4)
-    x = inp("x", (300, 257))
+    x = inp("x", (1100, 257))
     y = ops.tanh(ops.add(ops.mul(x, 1.5), 0.25))
     g = Graph([y, ops.softmax(x, -1), ops.sum(x, 1), ops.transpose(x, 0, 1), ops.mul(ops.sum(x, 0), 0.5),
                ops.amax(x, 0)], [x])
-    a = rng.standard_normal((300, 257), dtype=np.float32)
+    a = rng.standard_normal((1100, 257), dtype=np.float32)
     ex = llvm().compile(g)
     text = ex.plan.describe()
     assert "reduce" in text
@@ -176,7 +176,7 @@ def test_one_module_one_entry_point():
     from graphflow.backends.llvm.codegen import ENTRY, ModuleBuilder
     from graphflow.backends.llvm.executable import build_plan
 
-    x = inp("x", (1 << 16,))
+    x = inp("x", (1 << 19,))
     small = inp("s", (10,))
     g = Graph([ops.exp(x), ops.exp(small), ops.sum(x, 0)], [x, small])
     plan, _ = build_plan(g)
