@@ -71,7 +71,11 @@ def _finish(arr: np.ndarray, dtype: DType, device: Any, requires_grad: bool) -> 
     dev = as_device(device)
     if dev.type != "cpu":
         require(dev)
-    t = _new(arr, dtype, dev)
+        from graphflow.eager.devices import upload
+
+        t = _new(upload(arr, dev), dtype, dev)
+    else:
+        t = _new(arr, dtype, None)
     if requires_grad:
         t.requires_grad = True
     return t
@@ -95,7 +99,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing `array`'s memory: writes through either are seen by both."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
-    t = _new(array, get_dtype(array.dtype), as_device("cpu"))
+    t = _new(array, get_dtype(array.dtype), None)
     t._alias = True
     return t
 

@@ -15,14 +15,19 @@ from typing import Any
 import numpy as np
 
 from graphflow import autodiff
+from graphflow.eager.devices import device_backend
+from graphflow.eager.fast import DIRECT, TINY
 from graphflow.eager.grad_mode import STATE as GRAD
 from graphflow.eager.runtime import RUNTIME, cpu_backend
 from graphflow.eager.tape import INPUT_OP, TapeNode, op_label
-from graphflow.eager.tensor import HANDLER, Tensor, _new, apply
-from graphflow.ir.graph import Attrs, Graph, Node, TensorType, toposort
+from graphflow.eager.tensor import HANDLER, Tensor, _new, _node_of, apply
+from graphflow.ir.graph import Attrs, Graph, Node, TensorType
+from graphflow.passes.cse import cse
+from graphflow.passes.dce import dce
 
 _CACHE: dict[tuple, _Plan] = {}
 _CACHE_LIMIT = 256
+_set = object.__setattr__
 
 FREED = ("Trying to backward through the graph a second time (or to read values after they were freed). "
          "Pass retain_graph=True to backward() or autograd.grad() the first time if you need to backward "
@@ -30,38 +35,135 @@ FREED = ("Trying to backward through the graph a second time (or to read values 
 
 
 class _Plan:
-    """A cached gradient graph: which tape positions feed it and which target each output is."""
+    """A cached gradient graph: which tape positions feed it and which target each output is.
+    `runner` is the lean step list for tiny graphs (see `LeanRunner`), else None and `exe` is the
+    backend's compiled executable (built on first use)."""
 
-    __slots__ = ("graph", "exe", "needed", "out_targets", "n_seeds")
+    __slots__ = ("graph", "exe", "runner", "needed", "out_targets", "n_seeds", "backend")
 
-    def __init__(self, graph: Graph, exe: Any, needed: list[int], out_targets: list[int], n_seeds: int):
+    def __init__(self, graph: Graph, needed: list[int], out_targets: list[int], n_seeds: int, backend: Any):
         self.graph = graph
-        self.exe = exe
+        self.exe = None
+        self.runner: LeanRunner | None = None
         self.needed = needed
         self.out_targets = out_targets
         self.n_seeds = n_seeds
+        self.backend = backend
+
+    def run(self, arrays: list[Any]) -> list[Any]:
+        if self.runner is not None:
+            return self.runner.run(arrays)
+        if self.exe is None:
+            self.exe = self.backend.compile(self.graph)
+        if getattr(self.backend, "name", "") == "cuda":
+            return self.exe.run(arrays, to_host=False)
+        return self.exe.run(arrays)
 
 
-def _tape(roots: Sequence[TapeNode]) -> tuple[list[TapeNode], dict[int, int], tuple]:
-    order = toposort(roots)
-    index: dict[int, int] = {}
-    rows = []
-    for pos, n in enumerate(order):
-        index[n.id] = pos
-        if n.inputs:
-            if n.value is None:
-                raise RuntimeError(FREED)
-            rows.append((n.op, n.attrs, n.type, tuple([index[i.id] for i in n.inputs])))
-        else:
-            rows.append((n.op, n.type, n.rg))
-    return order, index, tuple(rows)
+class LeanRunner:
+    """Runs a tiny gradient graph as a flat list of NumPy calls: the registry's reference
+    functions (elementwise ones straight from `fast.DIRECT`, without the per-call error-state
+    block), one list of values indexed by position, no per-run checks. Used for graphs whose
+    every value is below `fast.TINY` elements, where both CPU backends run the references too."""
+
+    __slots__ = ("steps", "outs", "n_in")
+
+    def __init__(self, graph: Graph):
+        slot = {n.id: k for k, n in enumerate(graph.inputs)}
+        self.n_in = len(graph.inputs)
+        steps = []
+        for n in graph.nodes:
+            if n.id in slot:
+                continue
+            fn = DIRECT.get((n.op, n.inputs[0].type.dtype)) if n.inputs else None
+            args = tuple(slot[i.id] for i in n.inputs)
+            if fn is not None:
+                steps.append((True, fn, args, None, n.type.dtype.np))
+            else:
+                steps.append((False, n.op.reference, args, n.attrs, n.type.dtype.np))
+            slot[n.id] = len(slot)
+        self.steps = steps
+        self.outs = [slot[o.id] for o in graph.outputs]
+
+    @staticmethod
+    def fits(graph: Graph) -> bool:
+        inputs = {n.id for n in graph.inputs}
+        for n in graph.nodes:
+            if _numel(n.type.shape) > TINY or (n.op.needs_context and n.id not in inputs):
+                return False
+        return True
+
+    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        vals = list(inputs)
+        for direct, fn, args, attrs, npdt in self.steps:
+            if direct:
+                r = fn(*[vals[i] for i in args])
+            else:
+                r = fn([vals[i] for i in args], attrs)
+            if r.__class__ is not np.ndarray:
+                r = np.asarray(r)
+            if r.dtype is not npdt:
+                r = r.astype(npdt)
+            vals.append(r)
+        n_in = self.n_in
+        out = []
+        seen: set[int] = set()
+        for k in self.outs:
+            r = vals[k]
+            # the caller keeps and updates gradients in place: hand out fresh buffers only
+            if k < n_in or not r.flags.owndata or id(r) in seen:
+                r = r.copy()
+            seen.add(id(r))
+            out.append(r)
+        return out
+
+
+def _numel(shape: tuple) -> int:
+    n = 1
+    for d in shape:
+        if not isinstance(d, int):
+            return 1 << 62
+        n *= d
+    return n
+
+
+def _walk(roots: Sequence[TapeNode]) -> tuple[list[TapeNode], dict[int, int], tuple]:
+    """The tape reachable from the roots, inputs before users (iterative depth-first post-order),
+    each node's position, and the tape's structure: per node its structure id and its inputs'
+    positions. Two tapes with equal structures have the same gradient graph."""
+    pos: dict[int, int] = {}
+    order: list[TapeNode] = []
+    rows: list = []
+    for root in roots:
+        stack = [root]
+        while stack:
+            n = stack[-1]
+            if n.id in pos:
+                stack.pop()
+                continue
+            ins = n.inputs
+            if ins:
+                pending = [i for i in ins if i.id not in pos]
+                if pending:
+                    pending.reverse()
+                    stack.extend(pending)
+                    continue
+                if n.value is None:
+                    raise RuntimeError(FREED)
+                rows.append((n.sig, *[pos[i.id] for i in ins]))
+            else:
+                rows.append(n.sig)
+            stack.pop()
+            pos[n.id] = len(order)
+            order.append(n)
+    return order, pos, tuple(rows)
 
 
 def _seed_node(i: int, t: TensorType) -> Node:
     return Node(INPUT_OP, (), Attrs({"name": f"seed{i}", "dtype": t.dtype, "shape": t.shape}), t)
 
 
-def _plan(order: list[TapeNode], roots: list[int], targets: list[int], compile_: bool) -> _Plan:
+def _plan(order: list[TapeNode], roots: list[int], targets: list[int], backend: Any, lean: bool) -> _Plan:
     seeds = [_seed_node(i, order[r].type) for i, r in enumerate(roots)]
     grads = autodiff.grad(None, [order[r] for r in roots], [order[t] for t in targets], seeds=seeds)
     outputs = [g for g in grads if g is not None]
@@ -70,10 +172,11 @@ def _plan(order: list[TapeNode], roots: list[int], targets: list[int], compile_:
     reached = Graph(outputs, inputs=list(order) + seeds).nodes
     needed = [fwd[n.id] for n in reached if n.id in fwd]
     graph = Graph(outputs, inputs=seeds + [order[p] for p in needed])
-    exe = None
-    if compile_ and outputs:
-        exe = (RUNTIME.backend or cpu_backend()).compile(graph)
-    return _Plan(graph, exe, needed, out_targets, len(seeds))
+    plan = _Plan(graph, needed, out_targets, len(seeds), backend)
+    if lean and outputs and LeanRunner.fits(graph):
+        # value-preserving clean-up only (the gradient rules repeat subexpressions)
+        plan.runner = LeanRunner(dce(cse(graph)))
+    return plan
 
 
 def _check_version(node: TapeNode) -> None:
@@ -91,7 +194,12 @@ def _seed_tensor(root: Tensor, gradient: Any) -> Tensor:
         if root._data.size != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs (got an output of shape "
                                f"{tuple(root.shape)}); pass gradient= with the output's shape")
-        return _new(np.ones(root._data.shape, dtype=root._dtype.np), root._dtype, root._device)
+        ones = np.ones(root._data.shape, dtype=root._dtype.np)
+        if root._device is not None:
+            from graphflow.eager.devices import upload
+
+            ones = upload(ones, root._device)
+        return _new(ones, root._dtype, root._device)
     if not isinstance(gradient, Tensor):
         gradient = HANDLER.constant(np.asarray(gradient, dtype=root._dtype.np))
     if tuple(gradient.shape) != tuple(root.shape):
@@ -107,53 +215,60 @@ def _seed_tensor(root: Tensor, gradient: Any) -> Tensor:
 def run(roots: Sequence[Tensor], gradients: Sequence[Any], targets: Sequence[Tensor] | None,
         retain_graph: bool, create_graph: bool) -> tuple[list[Tensor | None], list[TapeNode]]:
     """Gradients of the roots (seeded by `gradients`) with respect to `targets` (None: every leaf
-    requiring grad). Returns the gradients and, when targets is None, the leaf nodes they belong to."""
+    requiring grad, and every tensor that called `retain_grad()`). Returns the gradients and, when
+    targets is None, the tape nodes they belong to."""
     root_nodes = []
     for k, r in enumerate(roots):
         if not r._rg:
             raise RuntimeError(f"element {k} of tensors does not require grad and does not have a grad_fn")
         if r._node is None:  # a leaf requiring grad that no op has used yet
-            from graphflow.eager.tensor import _node_of
-
             _node_of(r)
         root_nodes.append(r._node)
     seeds = [_seed_tensor(r, g) for r, g in zip(roots, gradients)]
-    order, index, rows = _tape(root_nodes)
+    order, index, rows = _walk(root_nodes)
     if targets is None:
-        target_pos = [p for p, n in enumerate(order) if not n.inputs and n.rg and n.leaf is not None]
+        target_pos = [p for p, n in enumerate(order) if n.leaf is not None and n.rg]
     else:
         target_pos = [index.get(t._node.id, -1) if t._node is not None else -1 for t in targets]
     used = [p for p in target_pos if p >= 0]
     root_pos = [index[n.id] for n in root_nodes]
-    backend = RUNTIME.backend or cpu_backend()
-    key = (rows, tuple(root_pos), tuple(used), RUNTIME.name, create_graph)
+    dev = roots[0]._device
+    backend = (RUNTIME.backend or cpu_backend()) if dev is None else device_backend(dev)
+    key = (rows, tuple(root_pos), tuple(used), id(backend), create_graph)
     plan = _CACHE.get(key)
     if plan is None:
-        plan = _plan(order, root_pos, used, compile_=not create_graph)
+        plan = _plan(order, root_pos, used, backend, lean=dev is None and not create_graph)
         if len(_CACHE) >= _CACHE_LIMIT:
             _CACHE.clear()
         _CACHE[key] = plan
     for p in plan.needed:
-        _check_version(order[p])
+        n = order[p]
+        if n.version != n.vc.version:
+            _check_version(n)
     results: list[Tensor | None] = [None] * len(used)
     if plan.out_targets:
         if create_graph:
             outs = _replay(plan, order, seeds)
         else:
             arrays = [s._data for s in seeds] + [order[p].value for p in plan.needed]
-            raw = plan.exe.run(arrays)
-            outs = [_new(_own(a), order[used[k]].type.dtype, None) for a, k in zip(raw, plan.out_targets)]
+            raw = plan.run(arrays)
+            own = _own if dev is None else _same
+            outs = [_new(own(a), order[used[k]].type.dtype, dev) for a, k in zip(raw, plan.out_targets)]
         for g, k in zip(outs, plan.out_targets):
             results[k] = g
-    del backend
     if not retain_graph:
         for n in order:
             if n.inputs:
-                n.value = None
+                _set(n, "value", None)
+    if targets is None:
+        return results, [order[p] for p in used]
     # back to one entry per requested target (-1: not in the graph)
     it = iter(results)
-    full = [next(it) if p >= 0 else None for p in target_pos]
-    return full, [order[p] for p in target_pos if p >= 0]
+    return [next(it) if p >= 0 else None for p in target_pos], [order[p] for p in used]
+
+
+def _same(a: Any) -> Any:
+    return a
 
 
 def _own(a: np.ndarray) -> np.ndarray:
@@ -211,8 +326,13 @@ def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
             g._rg, g._node = False, None
         g._device = t._device
         t.grad = g
-    elif create_graph or t.grad._rg:
-        t.grad = t.grad + g
+    elif create_graph or t.grad._rg or t.grad._device is not None:
+        prev = GRAD.enabled
+        GRAD.enabled = create_graph
+        try:
+            t.grad = t.grad + g
+        finally:
+            GRAD.enabled = prev
     else:
         cur = t.grad._data
         if cur.flags.writeable:

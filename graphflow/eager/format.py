@@ -56,7 +56,7 @@ def format_values(data: np.ndarray, prefix: str = _PREFIX) -> str:
 
 
 def tensor_repr(t: Any) -> str:
-    data = t._data
+    data = t._host()
     extras = []
     if data.size == 0 and data.ndim != 1:
         extras.append(f"size={tuple(data.shape)}")

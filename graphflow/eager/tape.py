@@ -7,6 +7,8 @@ nodes of its input tensors; leaves are `input` nodes. `backward()` hands these n
 
 from __future__ import annotations
 
+import itertools
+import sys
 import weakref
 from typing import Any
 
@@ -14,8 +16,12 @@ import numpy as np
 
 from graphflow.ir.graph import Attrs, Node, TensorType
 from graphflow.ir.registry import get_op
+from graphflow.ir.source import SourceLoc, _is_internal
 
 INPUT_OP = get_op("input")
+# structure ids: one per op signature (op, input types, attributes) and per leaf kind; a tape's
+# structure is the tuple of its nodes' ids and wiring, the key of the cached backward plans
+SIG_IDS = itertools.count(1)
 
 
 class VersionCounter:
@@ -36,9 +42,10 @@ class TapeNode(Node):
     """A node of eager mode's tape: `value` is the array the op produced (None once freed by a
     backward pass without `retain_graph`), `vc`/`version` detect in-place changes to it, `rg`
     tells whether a gradient flows through it, and `leaf` (for leaves requiring grad) is a weak
-    reference to the tensor whose `.grad` receives the gradient."""
+    reference to the tensor whose `.grad` receives the gradient (also set on an inner node by
+    `retain_grad()`). `sig` is the node's structure id (see `SIG_IDS`)."""
 
-    __slots__ = ("value", "vc", "version", "rg", "leaf")
+    __slots__ = ("value", "vc", "version", "rg", "leaf", "sig")
 
     def __setattr__(self, key: str, value: Any) -> None:
         # the graph structure stays immutable; only the tape's bookkeeping changes
@@ -52,6 +59,7 @@ class TapeNode(Node):
     version: int
     rg: bool
     leaf: Any
+    sig: int
 
     @property
     def is_leaf(self) -> bool:
@@ -59,27 +67,57 @@ class TapeNode(Node):
 
 
 _TAPE_FIELDS = frozenset(TapeNode.__slots__)
-_LEAF_ATTRS: dict[tuple, Attrs] = {}
+_LEAF_ATTRS: dict[tuple, tuple[Attrs, TensorType, int, int]] = {}
+_set = object.__setattr__
 
 
 def leaf_node(tensor: Any, rg: bool) -> TapeNode:
     """An `input` node standing for the current value of a tensor without history."""
     data = tensor._data
-    type_ = TensorType(tensor._dtype, data.shape)
     key = (tensor._dtype, data.shape)
-    attrs = _LEAF_ATTRS.get(key)
-    if attrs is None:
-        attrs = _LEAF_ATTRS[key] = Attrs({"name": "leaf", "dtype": tensor._dtype, "shape": data.shape})
-    node = TapeNode(INPUT_OP, (), attrs, type_)
+    entry = _LEAF_ATTRS.get(key)
+    if entry is None:
+        attrs = Attrs({"name": "leaf", "dtype": tensor._dtype, "shape": data.shape})
+        entry = _LEAF_ATTRS[key] = (attrs, TensorType(tensor._dtype, data.shape), next(SIG_IDS), next(SIG_IDS))
+    node = TapeNode(INPUT_OP, (), entry[0], entry[1])
     vc = tensor._vc
     if vc is None:
         vc = tensor._vc = VersionCounter()
-    node.value = data
-    node.vc = vc
-    node.version = vc.version
-    node.rg = rg
-    node.leaf = weakref.ref(tensor) if rg else None
+    _set(node, "value", data)
+    _set(node, "vc", vc)
+    _set(node, "version", vc.version)
+    _set(node, "rg", rg)
+    _set(node, "leaf", weakref.ref(tensor) if rg else None)
+    _set(node, "sig", entry[3] if rg else entry[2])
     return node
+
+
+_INTERNAL: dict[Any, bool] = {}
+_LOCS: dict[tuple, SourceLoc] = {}
+
+
+def user_loc(skip: int = 2) -> SourceLoc | None:
+    """The innermost frame outside the graphflow package (as `graphflow.ir.source.capture`),
+    with the per-code-object test and the location objects cached: it runs on every recorded op."""
+    frame = sys._getframe(skip)
+    internal = _INTERNAL
+    while frame is not None:
+        code = frame.f_code
+        inside = internal.get(code)
+        if inside is None:
+            if len(internal) > 50000:
+                internal.clear()
+            inside = internal[code] = _is_internal(code.co_filename)
+        if not inside:
+            key = (code, frame.f_lineno)
+            loc = _LOCS.get(key)
+            if loc is None:
+                if len(_LOCS) > 50000:
+                    _LOCS.clear()
+                loc = _LOCS[key] = SourceLoc(code.co_filename, frame.f_lineno, code.co_name)
+            return loc
+        frame = frame.f_back
+    return None
 
 
 def op_label(node: Node) -> str:

@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 
 from graphflow.eager.device import CPU, as_device, device, require
+from graphflow.eager.fast import BY_OP, DIRECT, TINY
 from graphflow.eager.grad_mode import STATE as GRAD
 from graphflow.eager.runtime import RUNTIME, cpu_backend
-from graphflow.eager.tape import INPUT_OP, TapeNode, VersionCounter, leaf_node
+from graphflow.eager.tape import INPUT_OP, SIG_IDS, TapeNode, VersionCounter, leaf_node, user_loc
 from graphflow.errors import DeviceError, DTypeError, ShapeError
 from graphflow.ir import source
 from graphflow.ir.bind import DYNAMIC as _DYNAMIC
@@ -27,9 +28,11 @@ from graphflow.ops import elementwise as E
 from graphflow.ops.methods import TensorMethods
 from graphflow.ops.values import cast
 
-_INFER_CACHE: dict[tuple, tuple[Attrs, TensorType]] = {}
+_INFER_CACHE: dict[tuple, tuple[Attrs, TensorType, int]] = {}
 _set = object.__setattr__
 _CACHE_LIMIT = 20000
+_DIRECT_GET = DIRECT.get
+_UNSET = object()
 
 
 class _Typed:
@@ -39,11 +42,13 @@ class _Typed:
         self.type = type_
 
 
-def _infer(op: OpDef, sig: list, attrs: Any, key: tuple | None) -> tuple[Attrs, TensorType]:
+def _infer(op: OpDef, sig: list, attrs: Any, key: tuple | None) -> tuple[Attrs, TensorType, int]:
+    """Normalised attributes, output type and a structure id (the tape's key for backward plans)
+    of one op signature."""
     norm = attrs if isinstance(attrs, Attrs) else normalize_attrs(op, attrs)
     typed = tuple(_Typed(TensorType(sig[i], sig[i + 1])) for i in range(0, len(sig), 2))
     out_type = infer_type(op, typed, norm, source.capture(3))
-    entry = (norm, out_type)
+    entry = (norm, out_type, next(SIG_IDS))
     if key is not None:
         if len(_INFER_CACHE) > _CACHE_LIMIT:
             _INFER_CACHE.clear()
@@ -76,10 +81,10 @@ def apply(op: OpDef, inputs: tuple, attrs: Any) -> Tensor:
     sig = []
     arrays = []
     rg = False
-    dev = None
+    dev: Any = _UNSET
     converted = False
     for x in inputs:
-        if not isinstance(x, Tensor):
+        if x.__class__ is not Tensor and not isinstance(x, Tensor):
             x = _coerce(op, x)
             converted = True
         d = x._data
@@ -89,11 +94,13 @@ def apply(op: OpDef, inputs: tuple, attrs: Any) -> Tensor:
         if x._rg:
             rg = True
         xd = x._device
-        if xd is not None and xd is not dev:
-            if dev is None:
+        if xd is not dev:
+            if dev is _UNSET:
                 dev = xd
-            elif xd != dev:
-                raise _device_error(op, dev, xd)
+            elif (xd or CPU) != (dev or CPU):
+                raise _device_error(op, dev or CPU, xd or CPU)
+    if dev is _UNSET:
+        dev = None
     if converted:
         inputs = tuple(x if isinstance(x, Tensor) else _coerce(op, x) for x in inputs)
     key: tuple | None = (op, *sig, tuple(attrs.items()) if attrs else ())
@@ -105,26 +112,38 @@ def apply(op: OpDef, inputs: tuple, attrs: Any) -> Tensor:
         entry = _INFER_CACHE.get(key)
     if entry is None:
         entry = _infer(op, sig, attrs, key)
-    norm, out_type = entry
-    backend = RUNTIME.backend if dev is None or dev is CPU else _backend_for(dev)
-    if backend is None:
-        backend = cpu_backend()
-    out = backend.run_op(op, arrays, norm, out_type)
+    norm, out_type, sig_id = entry
+    if dev is None or dev is CPU or dev.type == "cpu":
+        dev = None
+        fn = _DIRECT_GET((op, sig[0])) if sig else None
+        if fn is not None and arrays[0].size <= TINY:
+            out = fn(*arrays)
+            if out.__class__ is not np.ndarray:  # ufuncs give 0-d results as NumPy scalars
+                out = np.asarray(out)
+            if out.dtype is not out_type.dtype.np:
+                out = out.astype(out_type.dtype.np)
+        else:
+            out = (RUNTIME.backend or cpu_backend()).run_op(op, arrays, norm, out_type)
+    else:
+        from graphflow.eager.devices import run_op as run_on_device
+
+        out = run_on_device(dev, op, arrays, norm, out_type)
     t = _new(out, out_type.dtype, dev)
     if rg and GRAD.enabled and op.vjp is not NOT_DIFFERENTIABLE and out_type.dtype.kind == "f":
-        _record(op, inputs, norm, out_type, t)
+        _record(op, inputs, norm, out_type, t, sig_id)
     return t
 
 
-def _record(op: OpDef, inputs: tuple, attrs: Attrs, out_type: TensorType, t: Tensor) -> None:
+def _record(op: OpDef, inputs: tuple, attrs: Attrs, out_type: TensorType, t: Tensor, sig_id: int) -> None:
     in_nodes = tuple([_node_of(x) for x in inputs])
-    node = TapeNode(op, in_nodes, attrs, out_type, loc=source.capture(3))
+    node = TapeNode(op, in_nodes, attrs, out_type, loc=user_loc())
     vc = VersionCounter()
     _set(node, "value", t._data)  # the tape's own fields (TapeNode.__setattr__ guards the rest)
     _set(node, "vc", vc)
     _set(node, "version", 0)
     _set(node, "rg", True)
     _set(node, "leaf", None)
+    _set(node, "sig", sig_id)
     t._vc = vc
     t._node = node
     t._rg = True
@@ -173,6 +192,7 @@ HANDLER = EagerHandler()
 _ADD, _SUB, _MUL, _DIV = (get_op(n) for n in ("add", "sub", "mul", "div"))
 _RESHAPE, _WHERE = get_op("reshape"), get_op("where")
 _NO_ATTRS: dict = {}
+_alloc = object.__new__
 
 
 def _scalar_literal(value: Any, like: Tensor) -> Tensor:
@@ -196,22 +216,74 @@ def _scalar_keeps_dtype(value: Any, t: Tensor, float_only: bool) -> bool:
 
 
 def _fast_binary(op: OpDef, slow, float_only: bool = False, reflected: bool = False):
-    """Same-dtype, same-shape operands (and Python scalars that keep the tensor's dtype) skip
-    promotion and broadcasting altogether."""
+    """The Tensor operator for `op`. Three paths, cheapest first:
+    - two CPU tensors of one dtype and shape, no gradient to record, under `TINY` elements: the
+      NumPy function straight from `fast.BY_OP` (the backends' own reference for tiny tensors);
+    - same dtype and shape (or a Python scalar that keeps the tensor's dtype): `apply`, skipping
+      promotion and broadcasting;
+    - anything else: the functional layer (`slow`), which promotes and broadcasts."""
+    table = BY_OP[op.name]
+    if float_only:
+        table = {d: f for d, f in table.items() if d.kind == "f"}
+    get = table.get
 
     def method(self, other):
         if _DYNAMIC:  # inside gf.compile's trace: the op must reach the tracer, not run now
             return slow(other, self) if reflected else slow(self, other)
-        if type(other) is Tensor:
-            if (other._dtype is self._dtype and other._data.shape == self._data.shape
-                    and (not float_only or self._dtype.kind == "f")):
-                return apply(op, (other, self) if reflected else (self, other), _NO_ATTRS)
+        if other.__class__ is Tensor or isinstance(other, Tensor):
+            a = self._data
+            b = other._data
+            d = self._dtype
+            if other._dtype is d and a.shape == b.shape:
+                if (self._device is None and other._device is None and a.size <= TINY
+                        and not ((self._rg or other._rg) and GRAD.enabled)):
+                    fn = get(d)
+                    if fn is not None:
+                        out = fn(b, a) if reflected else fn(a, b)
+                        if out.__class__ is not np.ndarray:  # 0-d results come back as NumPy scalars
+                            out = np.asarray(out)
+                        t = _alloc(Tensor)
+                        t._data = out
+                        t._dtype = d
+                        t._device = None
+                        t._rg = False
+                        t._node = None
+                        t._vc = None
+                        t._alias = False
+                        t.grad = None
+                        return t
+                if not float_only or d.kind == "f":
+                    return apply(op, (other, self) if reflected else (self, other), _NO_ATTRS)
         elif _scalar_keeps_dtype(other, self, float_only):
             lit = _scalar_literal(other, self)
             return apply(op, (lit, self) if reflected else (self, lit), _NO_ATTRS)
         return slow(other, self) if reflected else slow(self, other)
 
     method.__name__ = ("__r" + slow.__name__ + "__") if reflected else slow.__name__
+    return method
+
+
+def _fast_unary(op: OpDef, slow):
+    """A unary Tensor method for an op whose result keeps its input's dtype: tiny CPU tensors
+    without a gradient to record call the NumPy function directly (as `_fast_binary`); others
+    go through `slow` (the functional layer, which also turns integer inputs into floats)."""
+    get = BY_OP[op.name].get
+
+    def method(self):
+        if not _DYNAMIC and self._device is None and not (self._rg and GRAD.enabled):
+            a = self._data
+            d = self._dtype
+            fn = get(d)
+            if fn is not None and a.size <= TINY:
+                out = fn(a)
+                if out.__class__ is not np.ndarray:  # 0-d results come back as NumPy scalars
+                    out = np.asarray(out)
+                if out.dtype is not d.np:
+                    out = out.astype(d.np)
+                return _new(out, d, None)
+        return slow(self)
+
+    method.__name__ = slow.__name__
     return method
 
 
@@ -308,7 +380,10 @@ class Tensor(TensorMethods):
         dev = as_device(device)
         if dev.type != "cpu":
             require(dev)
-        self._device = dev
+            from graphflow.eager.devices import upload
+
+            self._data = upload(arr, dev)
+            self._device = dev
         if requires_grad:
             self.requires_grad = True
 
@@ -376,6 +451,7 @@ class Tensor(TensorMethods):
             raise TypeError(f"data: expected a Tensor, got {type(other).__name__}")
         self._data = other._data
         self._dtype = other._dtype
+        self._device = other._device
         self._node = None if self.is_leaf else self._node
 
     def _vc_(self) -> VersionCounter:
@@ -398,22 +474,32 @@ class Tensor(TensorMethods):
         arr = self.numpy()
         return arr.astype(dtype) if dtype is not None else arr
 
+    def _host(self) -> np.ndarray:
+        """The values as a host array (a copy for a device tensor)."""
+        if self._device is None:
+            return self._data
+        from graphflow.eager.devices import download
+
+        return download(self._data)
+
     def item(self) -> Any:
-        if self._data.size != 1:
-            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to a Python scalar")
-        v = self._data.reshape(()).item() if self._dtype.kind != "f" else float(self._data.reshape(()))
+        data = self._host()
+        if data.size != 1:
+            raise RuntimeError(f"a Tensor with {data.size} elements cannot be converted to a Python scalar")
+        v = data.reshape(()).item() if self._dtype.kind != "f" else float(data.reshape(()))
         return v
 
     def tolist(self) -> Any:
-        data = self._data
+        data = self._host()
         if self._dtype.kind == "f" and data.dtype.itemsize == 2:
             data = data.astype(np.float32)
         return data.tolist()
 
     def __bool__(self) -> bool:
-        if self._data.size != 1:
-            raise RuntimeError(f"Boolean value of a Tensor with {self._data.size} values is ambiguous")
-        return bool(self._data.reshape(())[()])
+        data = self._host()
+        if data.size != 1:
+            raise RuntimeError(f"Boolean value of a Tensor with {data.size} values is ambiguous")
+        return bool(data.reshape(())[()])
 
     def __float__(self) -> float:
         return float(self.item())
@@ -468,14 +554,15 @@ class Tensor(TensorMethods):
         return bool(self._data.flags.c_contiguous)
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """`to(device)`, `to(dtype)`, `to(device, dtype)`, `to(other_tensor)`."""
+        """`to(device)`, `to(dtype)`, `to(device, dtype)`, `to(other_tensor)`. Moving to a device
+        copies the data there (`require` names the reason where the device is missing); a
+        tensor already there with the dtype asked for is returned as is (unless copy=True)."""
         dev, dtype, copy = _parse_to(args, kwargs)
         out = self
-        if dtype is not None and dtype is not self._dtype:
-            out = cast(out, dtype)
         if dev is not None and dev != self.device:
-            require(dev)
-            raise DeviceError(f"moving tensors to {dev} is not supported by this build")
+            out = _move(out, dev)
+        if dtype is not None and dtype is not out._dtype:
+            out = cast(out, dtype)
         if copy and out is self:
             out = self.clone()
         return out
@@ -532,8 +619,21 @@ class Tensor(TensorMethods):
         backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
     def retain_grad(self) -> None:
-        raise NotImplementedError("retain_grad is not supported; use gf.autograd.grad(out, [tensor]) to get the "
-                                  "gradient with respect to an intermediate tensor")
+        """Keep this non-leaf tensor's gradient in `.grad` after `backward()` (as leaves do);
+        nothing to do for a leaf."""
+        if not self._rg:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.is_leaf:
+            return
+        import weakref
+
+        _set(self._node, "leaf", weakref.ref(self))
+
+    @property
+    def retains_grad(self) -> bool:
+        """Whether `retain_grad()` was called on this non-leaf tensor."""
+        n = self._node
+        return n is not None and bool(n.inputs) and n.leaf is not None
 
     # ---- fast operators ---------------------------------------------------------------------
     __add__ = _fast_binary(_ADD, E.add)
@@ -546,6 +646,19 @@ class Tensor(TensorMethods):
     __rtruediv__ = _fast_binary(_DIV, E.div, float_only=True, reflected=True)
     __hash__ = object.__hash__
     __eq__ = TensorMethods.__eq__  # type: ignore[assignment]
+    __neg__ = neg = negative = _fast_unary(get_op("neg"), E.neg)
+    __abs__ = abs = _fast_unary(get_op("abs"), E.abs)
+    exp = _fast_unary(get_op("exp"), E.exp)
+    expm1 = _fast_unary(get_op("expm1"), E.expm1)
+    log = _fast_unary(get_op("log"), E.log)
+    log1p = _fast_unary(get_op("log1p"), E.log1p)
+    sin = _fast_unary(get_op("sin"), E.sin)
+    cos = _fast_unary(get_op("cos"), E.cos)
+    tanh = _fast_unary(get_op("tanh"), E.tanh)
+    sigmoid = _fast_unary(get_op("sigmoid"), E.sigmoid)
+    sqrt = _fast_unary(get_op("sqrt"), E.sqrt)
+    rsqrt = _fast_unary(get_op("rsqrt"), E.rsqrt)
+    reciprocal = _fast_unary(get_op("reciprocal"), E.reciprocal)
 
     # ---- in-place ops -----------------------------------------------------------------------
     def _inplace(self, name: str, result: Any, unsafe_cast: bool = False) -> Tensor:
@@ -581,9 +694,13 @@ class Tensor(TensorMethods):
         vc.bump(name)
         if tracked:
             node = result._node
+            old = self._node
             node.value = data
             node.vc = vc
             node.version = vc.version
+            if old is not None and old.inputs and old.leaf is not None and old.leaf() is self:
+                node.leaf = old.leaf  # retain_grad() follows the tensor to its new value
+                old.leaf = None
             self._node = node
             self._rg = True
 
@@ -726,6 +843,20 @@ class Tensor(TensorMethods):
             self._data = data = np.array(data, copy=True)
         data[indexing.concrete_key(key)] = value
         self._vc_().bump("__setitem__")
+
+
+def _move(t: Tensor, dev: device) -> Tensor:
+    """A copy of `t` on `dev` (no history: the copy is not differentiable)."""
+    from graphflow.eager.devices import download, upload
+
+    if t._rg and GRAD.enabled:
+        raise RuntimeError(f"to({dev}): copying a tensor that requires grad between devices is not differentiable "
+                           "here; move it before it requires grad (gf.ones(3, device='cuda', requires_grad=True)), "
+                           "move the model with model.to(...), or move t.detach()")
+    if dev.type == "cpu":
+        return _new(download(t._data), t._dtype, None)
+    require(dev)
+    return _new(upload(t._host(), dev), t._dtype, dev)
 
 
 def _rebuild(array: np.ndarray, dtype: str, requires_grad: bool) -> Tensor:

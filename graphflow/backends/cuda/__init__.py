@@ -16,5 +16,24 @@ def is_available() -> bool:
     return probe()[0]
 
 
+def device_count() -> int:
+    """How many GPUs graphflow can use here (0 where `is_available()` is False)."""
+    if not is_available():
+        return 0
+    import pycuda.driver as drv
+
+    return int(drv.Device.count())
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator (counter-based: one generator serves every device)."""
+    from graphflow.random import manual_seed as seed_all
+
+    seed_all(seed)
+
+
+manual_seed_all = manual_seed
+
+
 __all__ = ["BACKEND", "CudaBackend", "CudaExecutable", "DeviceArray", "Program", "TABLE", "DECOMPOSITIONS",
-           "build_program", "is_available", "partition"]
+           "build_program", "device_count", "is_available", "manual_seed", "manual_seed_all", "partition"]

@@ -10,7 +10,7 @@ import numpy as np
 from graphflow.backends.base import Backend
 from graphflow.backends.cuda.availability import probe
 from graphflow.backends.cuda.program import Program, build_program
-from graphflow.backends.cuda.runtime import CudaExecutable, Device
+from graphflow.backends.cuda.runtime import CudaExecutable, Device, DeviceArray
 from graphflow.ir.bind import make_node
 from graphflow.ir.graph import Attrs, Graph, TensorType
 from graphflow.ir.registry import OpDef, get_op
@@ -69,14 +69,19 @@ class CudaBackend(Backend):
         return CudaExecutable(self.program(graph), self.device)
 
     def run_op(self, op: OpDef, inputs: Sequence[np.ndarray], attrs: Attrs, out: TensorType) -> np.ndarray:
-        arrays = [np.asarray(a) for a in inputs]
-        key = (op.name, attrs, tuple((a.dtype.str, a.shape) for a in arrays))
+        """One op at once. Host arrays in: a host array out. `DeviceArray`s in (eager cuda
+        tensors): the result stays on the device."""
+        on_device = any(isinstance(a, DeviceArray) for a in inputs)
+        arrays = list(inputs) if on_device else [np.asarray(a) for a in inputs]
+        key = (op.name, attrs, tuple((a.dtype.str, tuple(a.shape)) for a in arrays))
         exe = self._op_cache.get(key)
         if exe is None:
             from graphflow.ir.dtypes import from_numpy_dtype
 
             leaves = [make_node(get_op("input"), (), {"name": f"x{i}", "dtype": from_numpy_dtype(a.dtype),
-                                                        "shape": a.shape}) for i, a in enumerate(arrays)]
+                                                        "shape": tuple(a.shape)}) for i, a in enumerate(arrays)]
             node = make_node(op, tuple(leaves), attrs)
             exe = self._op_cache[key] = self.compile(Graph([node], leaves))
+        if on_device:
+            return exe.run(arrays, to_host=False)[0]
         return exe.run(arrays)[0]
