@@ -25,6 +25,7 @@ from graphflow.static.tracing import Slot, Trace, TraceError, Tracer, _is_eager
 __all__ = ["compile", "CompiledFunction", "TraceError"]
 
 _UNSET = object()
+_OUTPUT = object()  # a result leaf computed by the graph (any other leaf is returned as traced)
 
 
 def _grad_enabled() -> bool:
@@ -60,7 +61,8 @@ def _leaves(x: Any, out: list[Any]) -> Callable[[list[Any]], Any]:
 
 def _key_of(x: Any) -> Any:
     if _is_eager(x):
-        return ("T", tuple(x.shape), x.dtype.name, str(getattr(x, "device", "cpu")), bool(x.requires_grad))
+        rg = bool(x.requires_grad)  # backward() sets or accumulates into an argument's .grad
+        return ("T", tuple(x.shape), x.dtype.name, str(getattr(x, "device", "cpu")), rg, rg and x.grad is None)
     if isinstance(x, (int, float, bool, str, type(None))):
         return ("P", type(x).__name__, x)
     if isinstance(x, np.ndarray):
@@ -110,9 +112,11 @@ class _Compiled:
     slots: list[Slot]
     n_results: int
     rebuild: Callable[[list[Any]], Any]
-    result_kinds: list[Any]  # per leaf: None (an output slot) or the Python value to return as is
+    result_kinds: list[Any]  # per leaf: _OUTPUT (an output slot) or the Python value to return as is
     written: list[Slot]
     grad_effects: list[tuple[Any, Any]]  # (tensor, "output" | None | an eager tensor)
+    arg_grads_in: list[int]  # flat positions of arguments whose current .grad is an input
+    arg_grad_effects: list[tuple[int, Any]]  # (flat position, "output" | None): what backward did to .grad
 
 
 class CompiledFunction:
@@ -131,8 +135,8 @@ class CompiledFunction:
         fn = self.fn
         if hasattr(fn, "modules") and callable(fn.modules):
             modes = tuple(bool(m.training) for m in fn.modules())
-        if self._owners is None:
-            self._owners = _owners_of_grads(fn, flat)
+        if self._owners is None:  # arguments' own .grad is handled by position (see _trace)
+            self._owners = _owners_of_grads(fn, [x for x in flat if not _is_eager(x)])
         grads = tuple(t.grad is None for t in self._owners)  # backward sets or accumulates
         return (tuple(_key_of(x) for x in flat), _grad_enabled(), modes, grads)
 
@@ -154,12 +158,24 @@ class CompiledFunction:
         rebuild_args = _leaves((args, kwargs), flat)
         inputs: list[Node] = []
         traced: list[Any] = []
+        arg_leaves: list[tuple[int, Tracer, Node | None]] = []  # (position, tracer, node of its .grad on entry)
+        grad_inputs: list[Node] = []
         for i, x in enumerate(flat):
             if _is_eager(x):
                 node = make_node(get_op("input"), (), {"name": f"arg{i}", "dtype": x.dtype,
                                                          "shape": tuple(x.shape)}, name=f"arg{i}")
                 inputs.append(node)
-                traced.append(Tracer(node, trace, bool(x.requires_grad)))
+                t = Tracer(node, trace, bool(x.requires_grad))
+                if x.requires_grad:
+                    trace.add_leaf(t)
+                    g = None
+                    if x.grad is not None:  # backward accumulates into the .grad of each call's argument
+                        g = make_node(get_op("input"), (), {"name": f"arg{i}_grad", "dtype": x.grad.dtype,
+                                                              "shape": tuple(x.grad.shape)}, name=f"arg{i}_grad")
+                        grad_inputs.append(g)
+                        t.grad = Tracer(g, trace)
+                    arg_leaves.append((i, t, g))
+                traced.append(t)
             else:
                 traced.append(x)
         targs, tkwargs = rebuild_args(traced)
@@ -185,10 +201,10 @@ class CompiledFunction:
         kinds: list[Any] = []
         for leaf in leaves:
             if isinstance(leaf, Tracer):
-                kinds.append(None)
+                kinds.append(_OUTPUT)
                 outputs.append(leaf.node)
             elif _is_eager(leaf):
-                kinds.append(None)
+                kinds.append(_OUTPUT)
                 outputs.append(trace.read(leaf))
             else:
                 kinds.append(leaf)
@@ -206,16 +222,29 @@ class CompiledFunction:
                 grad_effects.append((t, new))
             else:
                 raise TraceError(f"gf.compile: .grad was set to a {type(new).__name__}")
+        arg_effects: list[tuple[int, Any]] = []
+        arg_grad_nodes: list[Node] = []
+        for i, t, entry in arg_leaves:
+            g = t.grad
+            if isinstance(g, Tracer) and g.node is entry or g is None and entry is None:
+                continue
+            if g is None:
+                arg_effects.append((i, None))
+                continue
+            arg_effects.append((i, "output"))
+            arg_grad_nodes.append(g.node if isinstance(g, Tracer) else trace.read(g))
         slots = list(trace.slots.values())
         written = [s for s in slots if s.written]
-        graph_inputs = inputs + ([trace.seed] if trace.seed is not None else []) + [s.input for s in slots]
-        graph = Graph(outputs + [s.current for s in written] + grad_nodes, graph_inputs)
+        graph_inputs = (inputs + grad_inputs + ([trace.seed] if trace.seed is not None else [])
+                        + [s.input for s in slots])
+        graph = Graph(outputs + [s.current for s in written] + grad_nodes + arg_grad_nodes, graph_inputs)
         return _Compiled(graph, {}, len(inputs), trace.seed is not None, slots, n_results, rebuild, kinds, written,
-                         grad_effects)
+                         grad_effects, [i for i, _, g in arg_leaves if g is not None], arg_effects)
 
     # ---- replay ----------------------------------------------------------------------------
     def _run(self, c: _Compiled, flat: list[Any]) -> Any:
         arrays = [x._data for x in flat if _is_eager(x)]
+        arrays += [flat[i].grad._data for i in c.arg_grads_in]
         if c.uses_seed:
             arrays.append(np.asarray(self._seed(), dtype=np.int64))
         arrays += [s.tensor._data for s in c.slots]
@@ -234,13 +263,21 @@ class CompiledFunction:
             else:
                 s.tensor._data = np.array(value, copy=True)
         k += len(c.written)
-        for (t, _effect), value in zip([e for e in c.grad_effects if e[1] == "output"], results[k:]):
+        owner_outputs = [e for e in c.grad_effects if isinstance(e[1], str) and e[1] == "output"]
+        for (t, _effect), value in zip(owner_outputs, results[k:]):
             t.grad = _new_eager(np.asarray(value))
+        k += len(owner_outputs)
         for t, effect in c.grad_effects:
             if not (isinstance(effect, str) and effect == "output"):
                 t.grad = effect
+        for i, effect in c.arg_grad_effects:
+            if effect is None:
+                flat[i].grad = None
+            else:
+                flat[i].grad = _new_eager(np.asarray(results[k]))
+                k += 1
         it = iter(results[:c.n_results])
-        values = [_new_eager(np.asarray(next(it))) if kind is None else kind for kind in c.result_kinds]
+        values = [_new_eager(np.asarray(next(it))) if kind is _OUTPUT else kind for kind in c.result_kinds]
         return c.rebuild(values)
 
     def _seed(self) -> int:

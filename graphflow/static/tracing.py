@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from graphflow import autodiff
 from graphflow.errors import GraphflowError
 from graphflow.ir import builder as B
 from graphflow.ir import source
@@ -29,6 +28,7 @@ from graphflow.ir.shapes import fmt
 from graphflow.ops import elementwise as E
 from graphflow.ops.methods import TensorMethods
 from graphflow.ops.values import cast
+from graphflow.static.stable_grad import stable_grad
 
 _ids = itertools.count()
 
@@ -78,6 +78,8 @@ class Tracer(TensorMethods):
 
     def requires_grad_(self, flag: bool = True) -> Tracer:
         self._rg = flag
+        if flag:
+            self.trace.add_leaf(self)
         return self
 
     # ---- value-dependent Python: cannot be traced -----------------------------------------
@@ -110,9 +112,10 @@ class Tracer(TensorMethods):
 
     # ---- autograd on the trace -------------------------------------------------------------
     def detach(self) -> Tracer:
-        from graphflow.nn.functional.sparse import stop_gradient
-
-        return stop_gradient(self)
+        """The same value as a new node that gradients do not flow back through."""
+        node = make_node(get_op("reshape"), (self.node,), {"shape": tuple(self.shape)}, loc=source.capture())
+        self.trace.stops.append(node)
+        return Tracer(node, self.trace)
 
     def backward(self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
         self.trace.backward(self, gradient)
@@ -202,6 +205,8 @@ class Trace:
     grads_before: dict[int, Any] = field(default_factory=dict)
     seed: Node | None = None
     random_ops: int = 0
+    leaves: list[tuple[Tracer, Node]] = field(default_factory=list)  # tracers requiring grad, their leaf node
+    stops: list[Node] = field(default_factory=list)  # detach() results: gradients stop there
 
     def __post_init__(self) -> None:
         self.handler = TraceHandler(self)
@@ -241,17 +246,30 @@ class Trace:
         return target
 
     # ---- gradients -------------------------------------------------------------------------
+    def add_leaf(self, t: Tracer) -> None:
+        """`t` (an argument requiring grad, or `x.detach().requires_grad_()`) gets a `.grad`."""
+        if all(t is not other for other, _ in self.leaves):
+            self.leaves.append((t, t.node))
+
     def backward(self, y: Tracer, gradient: Any = None) -> None:
         if gradient is None and y.node.shape != ():
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs, got shape "
                                f"{fmt(tuple(y.shape))}")
         seeds = None if gradient is None else [self.handler.to_node(cast(gradient, y.dtype))]
         params = [s for s in self.slots.values() if getattr(s.tensor, "requires_grad", False)]
+        xs = [s.input for s in params] + [node for _, node in self.leaves]
         DYNAMIC.append(_PLAIN)  # autodiff builds plain nodes
         try:
-            grads = autodiff.grad(None, [y.node], [s.input for s in params], seeds)
+            grads = stable_grad([y.node], xs, seeds, self.stops)
         finally:
             DYNAMIC.pop()
+        if all(g is None for g in grads):  # as eager mode: y does not depend on anything requiring grad
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn"
+                               + (f" (backward() at {source.capture()})" if source.capture() else ""))
+        for (t, _), g in zip(self.leaves, grads[len(params):]):
+            if g is not None:
+                t.grad = Tracer(g, self) if t.grad is None else \
+                    Tracer(self.handler.to_node(E.add(t.grad, Tracer(g, self))), self)
         for s, g in zip(params, grads):
             if g is None:
                 continue
