@@ -460,3 +460,17 @@ def test_unsupported_fused_kernel_compiles_unfused(tmp_path, monkeypatch):
     executable._loaded.clear()
     executable._split_keys.clear()
     assert llvm().compile(g).key == ex.key
+
+
+def test_scatter_add_accumulates_repeats_and_checks_bounds():
+    x, idx, src = inp("x", (3, 4)), inp("i", (3, 5), "int64"), inp("s", (3, 5))
+    g = Graph([bind("scatter_add", x, idx, src, axis=1)], [x, idx, src])
+    ex = llvm().compile(g)
+    assert not ex.fallbacks
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((3, 4), dtype=np.float32)
+    s = rng.standard_normal((3, 5), dtype=np.float32)
+    i = np.array([[0, 0, 3, -1, 2], [1, 1, 1, 1, 1], [3, 2, 1, 0, -4]])
+    np.testing.assert_allclose(ex.run([a, i, s])[0], numpy_run(g, [a, i, s])[0], rtol=1e-6)
+    with pytest.raises(IndexError, match="scatter_add"):
+        ex.run([a, np.full((3, 5), 4), s])

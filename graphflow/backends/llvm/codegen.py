@@ -9,16 +9,28 @@ from collections.abc import Callable
 import llvmlite.ir as ir
 
 from graphflow.backends.llvm import jit
-from graphflow.backends.llvm.emit import F32, F64, I32, I64, PTR, compute_type, const, storage_type, store_value
+from graphflow.backends.llvm.emit import (
+    F32,
+    F64,
+    I32,
+    I64,
+    PTR,
+    compute_type,
+    const,
+    load_value,
+    storage_type,
+    store_value,
+)
 from graphflow.backends.llvm.evaluator import Evaluator
 from graphflow.backends.llvm.indexing import Aff, Index, Var
-from graphflow.backends.llvm.lowering import TABLE, Ctx, reduction
+from graphflow.backends.llvm.lowering import ERR_INDEX, TABLE, Ctx, reduction
 from graphflow.backends.llvm.plan import (
     CALLBACK,
     EW,
     MATMUL,
     PARALLEL_MIN_ELEMENTS,
     REDUCE,
+    SCATTER,
     Plan,
     Unit,
     _is_transpose,
@@ -97,7 +109,8 @@ class ModuleBuilder:
         out_ids = {o.id for o in unit.outputs}
         reads = {n.id: a for n, a in zip(params, body.args[2:-1]) if n.id not in out_ids or n in unit.reads()}
         ev = Evaluator(b, reads, self.plan.scalars, raise_if)
-        total = {EW: self._ew, REDUCE: self._reduce, MATMUL: self._matmul}[unit.kind](b, ev, unit, lo, hi, ptrs)
+        total = {EW: self._ew, REDUCE: self._reduce, MATMUL: self._matmul,
+                 SCATTER: self._scatter}[unit.kind](b, ev, unit, lo, hi, ptrs)
         b.ret_void()
 
         loader = ir.Function(self.module, ir.FunctionType(VOID, [I64, I64, PTR, PTR]), unit.name)
@@ -263,6 +276,59 @@ class ModuleBuilder:
             ev.pop()
         for_range(b, lo, hi, finish)
         return K
+
+    def _scatter(self, b, ev: Evaluator, unit: Unit, lo, hi, ptrs) -> int:
+        """out = x, then out[.., index[i], ..] += src[i] in order (repeated indices accumulate);
+        serial, as the order of the additions is part of the result."""
+        n = unit.nodes[0]
+        x, index, src = n.inputs
+        st = storage_type(n.dtype)
+        size = numel(x.shape)
+        out = ptrs[n.id]
+        with b.if_then(b.icmp_signed("<", lo, hi)):
+            def copy(i, _):
+                ev.push()
+                lin = Aff.var(Var(i, size))
+                self._store(b, ptrs, n, lin, ev.value(x, Index(x.shape, lin=lin)))
+                ev.pop()
+            for_range(b, const(I64, 0), const(I64, size), copy)
+            axis = n.attrs["axis"]
+            shape = index.shape
+            strides = [1] * len(x.shape)
+            for k in range(len(x.shape) - 2, -1, -1):
+                strides[k] = strides[k + 1] * x.shape[k + 1]
+
+            def nest(level: int, dims: list) -> None:
+                if level == len(shape):
+                    ev.push()
+                    idx = Index(shape, dims=dims)
+                    if x.shape:
+                        raw = ev.value(index, idx)
+                        iv = raw if raw.type.width == 64 else (
+                            b.sext(raw, I64) if index.dtype.kind == "i" else b.zext(raw, I64))
+                        dim = x.shape[axis]
+                        iv = b.select(b.icmp_signed("<", iv, const(I64, 0)), b.add(iv, const(I64, dim)), iv)
+                        bad = b.or_(b.icmp_signed("<", iv, const(I64, 0)), b.icmp_signed(">=", iv, const(I64, dim)))
+                        ev.raise_if(b, bad, ERR_INDEX)
+                        iv = b.select(bad, const(I64, 0), iv)
+                        target = [d.emit(b) if k != axis else iv for k, d in enumerate(dims)]
+                        off = const(I64, 0)
+                        for t, s_ in zip(target, strides):
+                            off = b.add(off, b.mul(t, const(I64, s_)))
+                    else:
+                        off = const(I64, 0)
+                    slot = b.gep(out, [off], source_etype=st)
+                    add = TABLE[("add", n.dtype.kind if n.dtype.kind != "b" else "i")] if n.dtype.kind != "b" else None
+                    cur = load_value(b, slot, n.dtype)
+                    v = ev.value(src, idx)
+                    new = b.or_(cur, v) if add is None else add(b, [cur, v], Ctx((n.dtype,) * 2, n.dtype, n.attrs))
+                    store_value(b, new, slot, n.dtype)
+                    ev.pop()
+                    return
+                for_range(b, const(I64, 0), const(I64, shape[level]),
+                          lambda i, _: nest(level + 1, dims + [Aff.var(Var(i, shape[level]))]))
+            nest(0, [])
+        return 1
 
     def _matmul(self, b, ev: Evaluator, unit: Unit, lo, hi, ptrs) -> int:
         m = unit.matmul

@@ -256,7 +256,8 @@ class LLVMExecutable(Executable):
                 raise type(exc)(f"{n.op.name}: {exc}{where}") from None
             raise exc
         cls, text = ERROR_TEXT.get(code, (RuntimeError, f"error {code}"))
-        culprit = next((n for n in unit.nodes if n.op.name in ("gather", "floor_div", "mod")), unit.nodes[0])
+        culprit = next((n for n in unit.nodes if n.op.name in ("gather", "scatter_add", "floor_div", "mod")),
+                       unit.nodes[0])
         where = f" (node created at {culprit.loc})" if culprit.loc else ""
         raise cls(f"{culprit.op.name}: {text} in {culprit.describe()}{where}")
 

@@ -312,14 +312,13 @@ REDUCTIONS = ("reduce_sum", "reduce_prod", "reduce_max", "reduce_min")
 INDEX_OPS = frozenset({"reshape", "broadcast_to", "permute", "slice", "pad", "concat", "flip", "iota",
                        "gather", "random_uniform"})
 # ops computed by library calls or copies
-SPECIAL = frozenset({"matmul", "assign"})
+SPECIAL = frozenset({"matmul", "assign", "scatter_add"})
 # buffers supplied by the host (graph inputs, constants, variables, symbolic sizes)
 SOURCES = frozenset({"input", "constant", "variable", "sym_size"})
 # ops (or op/kind pairs) run by the NumPy reference inside the compiled program, through a callback
 FALLBACK = {
     "argmax": "arg-reductions are run by the NumPy reference",
     "argmin": "arg-reductions are run by the NumPy reference",
-    "scatter_add": "scatter with repeated indices is run by the NumPy reference",
     ("pow", SIGNED): "integer pow (negative exponents raise) is run by the NumPy reference",
     ("pow", UNSIGNED): "integer pow is run by the NumPy reference",
 }
