@@ -81,6 +81,17 @@ def _exp_core(b, x):
     return b.select(b.fcmp_ordered("<", x, _c(-103.972084045410)), _c(0.0), y)
 
 
+def _exp_small_range(b, t):
+    """exp(t) for t in [0, 20]: one exponent scaling, no overflow or underflow handling."""
+    n = fcall(b, "roundeven", b.fmul(t, _c(1.4426950408889634)))
+    r = _fma(b, n, _c(-0.693359375), t)
+    r = _fma(b, n, _c(2.12194440e-4), r)
+    p = _poly(b, r, [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
+                     1.6666665459e-1, 5.0000001201e-1])
+    p = _fma(b, p, b.fmul(r, r), b.fadd(r, _c(1.0)))
+    return b.fmul(p, _pow2i(b, b.fptosi(n, I32)))
+
+
 @_math("exp")
 def _exp(b, x):
     return _exp_core(b, x)
@@ -120,11 +131,13 @@ def _tanh(b, x):
     p = _poly(b, z, [-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1,
                      -3.33332819422e-1])
     small = _fma(b, b.fmul(p, z), x, x)
-    e = _exp_core(b, b.fmul(ax, _c(2.0)))
+    # beyond |x| = 10 tanh is +-1 in float32: clamping keeps exp in range (no special cases there)
+    e = _exp_small_range(b, fcall(b, "minnum", b.fmul(ax, _c(2.0)), _c(20.0)))
     big = b.fsub(_c(1.0), b.fdiv(_c(2.0), b.fadd(e, _c(1.0))))
     big = fcall(b, "copysign", big, x)
     small = b.select(b.fcmp_ordered("==", x, _c(0.0)), x, small)  # keep the sign of zero
-    return b.select(b.fcmp_ordered("<", ax, _c(0.625)), small, big)
+    r = b.select(b.fcmp_ordered("<", ax, _c(0.625)), small, big)
+    return b.select(b.fcmp_unordered("uno", x, x), x, r)
 
 
 @_math("sigmoid")
