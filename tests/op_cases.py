@@ -286,15 +286,8 @@ def _xy(gen_x: Callable, gen_y: Callable | None = None) -> Callable:
 
 
 def _int_range(lo: int, hi: int) -> Callable:
-    def gen(s, d):
-        d = np.dtype(d)
-        if d.kind == "u":
-            return rand(s, d, 0, hi)
-        if d.kind == "i":
-            return rand(s, d, lo, hi)
-        return rand(s, d, lo, hi)
-
-    return gen
+    """Values in [lo, hi] ([0, hi] for unsigned dtypes)."""
+    return lambda s, d: rand(s, d, 0 if np.dtype(d).kind == "u" else lo, hi)
 
 
 def _small(s, d):
