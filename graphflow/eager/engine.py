@@ -16,7 +16,7 @@ import numpy as np
 
 from graphflow import autodiff
 from graphflow.eager.devices import device_backend
-from graphflow.eager.fast import DIRECT, TINY
+from graphflow.eager.fast import TINY, make_kernel
 from graphflow.eager.grad_mode import STATE as GRAD
 from graphflow.eager.runtime import RUNTIME, cpu_backend
 from graphflow.eager.tape import INPUT_OP, TapeNode, op_label
@@ -61,9 +61,9 @@ class _Plan:
 
 
 class LeanRunner:
-    """Runs a tiny gradient graph as a flat list of NumPy calls: the registry's reference
-    functions (elementwise ones straight from `fast.DIRECT`, without the per-call error-state
-    block), one list of values indexed by position, no per-run checks. Used for graphs whose
+    """Runs a tiny gradient graph as a flat list of NumPy calls (`fast.make_kernel`: what the
+    registry's references compute, without their per-call overheads), one list of values indexed
+    by position, no per-run checks. Used for graphs whose
     every value is below `fast.TINY` elements, where both CPU backends run the references too."""
 
     __slots__ = ("steps", "outs", "n_in")
@@ -75,12 +75,8 @@ class LeanRunner:
         for n in graph.nodes:
             if n.id in slot:
                 continue
-            fn = DIRECT.get((n.op, n.inputs[0].type.dtype)) if n.inputs else None
-            args = tuple(slot[i.id] for i in n.inputs)
-            if fn is not None:
-                steps.append((True, fn, args, None, n.type.dtype.np))
-            else:
-                steps.append((False, n.op.reference, args, n.attrs, n.type.dtype.np))
+            fn = make_kernel(n.op, n.inputs[0].type.dtype if n.inputs else None, n.attrs)
+            steps.append((fn, tuple(slot[i.id] for i in n.inputs), n.type.dtype.np))
             slot[n.id] = len(slot)
         self.steps = steps
         self.outs = [slot[o.id] for o in graph.outputs]
@@ -95,11 +91,8 @@ class LeanRunner:
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         vals = list(inputs)
-        for direct, fn, args, attrs, npdt in self.steps:
-            if direct:
-                r = fn(*[vals[i] for i in args])
-            else:
-                r = fn([vals[i] for i in args], attrs)
+        for fn, args, npdt in self.steps:
+            r = fn(*[vals[i] for i in args])
             if r.__class__ is not np.ndarray:
                 r = np.asarray(r)
             if r.dtype is not npdt:
@@ -189,12 +182,26 @@ def _check_version(node: TapeNode) -> None:
             f"value before modifying it.")
 
 
+_ONES: dict[tuple, np.ndarray] = {}
+
+
+def _ones(shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """A read-only array of ones, shared between backward passes (seeds are only read)."""
+    a = _ONES.get((shape, dtype))
+    if a is None:
+        if len(_ONES) > 256:
+            _ONES.clear()
+        a = _ONES[(shape, dtype)] = np.ones(shape, dtype)
+        a.flags.writeable = False
+    return a
+
+
 def _seed_tensor(root: Tensor, gradient: Any) -> Tensor:
     if gradient is None:
         if root._data.size != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs (got an output of shape "
                                f"{tuple(root.shape)}); pass gradient= with the output's shape")
-        ones = np.ones(root._data.shape, dtype=root._dtype.np)
+        ones = _ones(root._data.shape, root._dtype.np)
         if root._device is not None:
             from graphflow.eager.devices import upload
 

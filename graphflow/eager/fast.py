@@ -104,3 +104,58 @@ DIRECT: dict[tuple[OpDef, DType], Callable] = _build()
 BY_OP: dict[str, dict[DType, Callable]] = {}
 for (_op, _d), _fn in DIRECT.items():
     BY_OP.setdefault(_op.name, {})[_d] = _fn
+
+# reductions of float tensors: the ufunc's own reduce, which is what the reference's np.sum /
+# np.prod / np.max / np.min call (same pairwise summation, same NaN propagation)
+_REDUCE_UFUNC = {"reduce_sum": np.add, "reduce_prod": np.multiply, "reduce_max": np.maximum,
+                 "reduce_min": np.minimum}
+_FLOAT_DIRECT = ("float32", "float64")
+
+
+def _reduce_kernel(ufunc: np.ufunc, attrs: Any) -> Callable:
+    axes = attrs["axes"]
+    keep = bool(attrs["keepdims"])
+    reduce = ufunc.reduce
+
+    def run(x: np.ndarray) -> Any:
+        return quiet(reduce, x, axes if axes is not None else tuple(range(x.ndim)), None, None, keep)
+
+    return run
+
+
+def _broadcast_kernel(attrs: Any) -> Callable:
+    shape = tuple(attrs["shape"])
+
+    def run(x: np.ndarray) -> np.ndarray:
+        out = np.empty(shape, x.dtype)  # tiny: a filled copy is cheaper than np.broadcast_to's view
+        out[...] = x
+        return out
+
+    return run
+
+
+def _reference_kernel(op: OpDef, attrs: Any) -> Callable:
+    reference = op.reference
+
+    def run(*arrays: np.ndarray) -> Any:
+        return quiet(reference, list(arrays), attrs)
+
+    return run
+
+
+def make_kernel(op: OpDef, dtype: DType | None, attrs: Any) -> Callable | None:
+    """A function of the input arrays giving what the reference gives (up to the final cast to
+    the inferred dtype, which the caller does) for tensors below TINY elements; None for ops that
+    need a run context (random, state)."""
+    if op.needs_context:
+        return None
+    if dtype is not None:
+        fn = DIRECT.get((op, dtype))
+        if fn is not None:
+            return fn
+        ufunc = _REDUCE_UFUNC.get(op.name)
+        if ufunc is not None and dtype.name in _FLOAT_DIRECT:
+            return _reduce_kernel(ufunc, attrs)
+    if op.name == "broadcast_to":
+        return _broadcast_kernel(attrs)
+    return _reference_kernel(op, attrs)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from graphflow.eager.device import CPU, as_device, device, require
-from graphflow.eager.fast import BY_OP, DIRECT, TINY
+from graphflow.eager.fast import BY_OP, TINY, make_kernel
 from graphflow.eager.grad_mode import STATE as GRAD
 from graphflow.eager.runtime import RUNTIME, cpu_backend
 from graphflow.eager.tape import INPUT_OP, SIG_IDS, TapeNode, VersionCounter, leaf_node, user_loc
@@ -28,10 +28,9 @@ from graphflow.ops import elementwise as E
 from graphflow.ops.methods import TensorMethods
 from graphflow.ops.values import cast
 
-_INFER_CACHE: dict[tuple, tuple[Attrs, TensorType, int]] = {}
+_INFER_CACHE: dict[tuple, tuple[Attrs, TensorType, int, Any]] = {}
 _set = object.__setattr__
 _CACHE_LIMIT = 20000
-_DIRECT_GET = DIRECT.get
 _UNSET = object()
 
 
@@ -42,13 +41,13 @@ class _Typed:
         self.type = type_
 
 
-def _infer(op: OpDef, sig: list, attrs: Any, key: tuple | None) -> tuple[Attrs, TensorType, int]:
-    """Normalised attributes, output type and a structure id (the tape's key for backward plans)
-    of one op signature."""
+def _infer(op: OpDef, sig: list, attrs: Any, key: tuple | None) -> tuple[Attrs, TensorType, int, Any]:
+    """Normalised attributes, output type, a structure id (the tape's key for backward plans) and
+    the tiny-tensor kernel (`fast.make_kernel`) of one op signature."""
     norm = attrs if isinstance(attrs, Attrs) else normalize_attrs(op, attrs)
     typed = tuple(_Typed(TensorType(sig[i], sig[i + 1])) for i in range(0, len(sig), 2))
     out_type = infer_type(op, typed, norm, source.capture(3))
-    entry = (norm, out_type, next(SIG_IDS))
+    entry = (norm, out_type, next(SIG_IDS), make_kernel(op, sig[0] if sig else None, norm))
     if key is not None:
         if len(_INFER_CACHE) > _CACHE_LIMIT:
             _INFER_CACHE.clear()
@@ -112,12 +111,12 @@ def apply(op: OpDef, inputs: tuple, attrs: Any) -> Tensor:
         entry = _INFER_CACHE.get(key)
     if entry is None:
         entry = _infer(op, sig, attrs, key)
-    norm, out_type, sig_id = entry
+    norm, out_type, sig_id, kernel = entry
     if dev is None or dev is CPU or dev.type == "cpu":
         dev = None
-        fn = _DIRECT_GET((op, sig[0])) if sig else None
-        if fn is not None and arrays[0].size <= TINY:
-            out = fn(*arrays)
+        if kernel is not None and arrays and arrays[0].size <= TINY:
+            # tiny: what both CPU backends' run_op computes (the reference), without the checks
+            out = kernel(*arrays)
             if out.__class__ is not np.ndarray:  # ufuncs give 0-d results as NumPy scalars
                 out = np.asarray(out)
             if out.dtype is not out_type.dtype.np:
@@ -191,6 +190,8 @@ class EagerHandler:
 HANDLER = EagerHandler()
 _ADD, _SUB, _MUL, _DIV = (get_op(n) for n in ("add", "sub", "mul", "div"))
 _RESHAPE, _WHERE = get_op("reshape"), get_op("where")
+_REDUCE_SUM = get_op("reduce_sum")
+_ALL_AXES = [tuple(range(n)) for n in range(8)]
 _NO_ATTRS: dict = {}
 _alloc = object.__new__
 
@@ -199,6 +200,10 @@ def _scalar_literal(value: Any, like: Tensor) -> Tensor:
     """A Python scalar as a literal of `like`'s dtype and shape (no broadcast op to run)."""
     shape = like._data.shape
     np_dtype = like._dtype.np
+    if like._device is not None:  # a literal on the tensor's device, as PyTorch's scalars
+        from graphflow.eager.devices import upload
+
+        return _new(upload(np.full(shape, value, np_dtype), like._device), like._dtype, like._device)
     arr = np.full(shape, value, np_dtype) if like._data.size <= 4096 else \
         np.broadcast_to(np.asarray(value, np_dtype), shape)
     return _new(arr, like._dtype, None)
@@ -270,17 +275,19 @@ def _fast_unary(op: OpDef, slow):
     get = BY_OP[op.name].get
 
     def method(self):
-        if not _DYNAMIC and self._device is None and not (self._rg and GRAD.enabled):
-            a = self._data
+        if not _DYNAMIC:
             d = self._dtype
             fn = get(d)
-            if fn is not None and a.size <= TINY:
-                out = fn(a)
-                if out.__class__ is not np.ndarray:  # 0-d results come back as NumPy scalars
-                    out = np.asarray(out)
-                if out.dtype is not d.np:
-                    out = out.astype(d.np)
-                return _new(out, d, None)
+            if fn is not None:
+                a = self._data
+                if self._device is None and a.size <= TINY and not (self._rg and GRAD.enabled):
+                    out = fn(a)
+                    if out.__class__ is not np.ndarray:  # 0-d results come back as NumPy scalars
+                        out = np.asarray(out)
+                    if out.dtype is not d.np:
+                        out = out.astype(d.np)
+                    return _new(out, d, None)
+                return apply(op, (self,), _NO_ATTRS)  # a dtype the op takes as is: nothing to convert
         return slow(self)
 
     method.__name__ = slow.__name__
@@ -659,6 +666,16 @@ class Tensor(TensorMethods):
     sqrt = _fast_unary(get_op("sqrt"), E.sqrt)
     rsqrt = _fast_unary(get_op("rsqrt"), E.rsqrt)
     reciprocal = _fast_unary(get_op("reciprocal"), E.reciprocal)
+
+    def sum(self, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:  # noqa: A003
+        """Sum over `dim` (None: every element); integers and bools sum as int64."""
+        if dim is None and dtype is None and not _DYNAMIC and self._dtype.kind == "f":
+            nd = self._data.ndim
+            return apply(_REDUCE_SUM, (self,), {"axes": _ALL_AXES[nd] if nd < 8 else tuple(range(nd)),
+                                                "keepdims": bool(keepdim)})
+        from graphflow.ops.reductions import sum as sum_
+
+        return sum_(self, dim, keepdim, dtype)
 
     # ---- in-place ops -----------------------------------------------------------------------
     def _inplace(self, name: str, result: Any, unsafe_cast: bool = False) -> Tensor:

@@ -66,6 +66,14 @@ class DeviceArray:
     def nbytes(self) -> int:
         return prod(self.shape) * self.dtype.itemsize
 
+    @property
+    def size(self) -> int:
+        return prod(self.shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
     def get(self) -> np.ndarray:
         out = np.empty(self.shape, self.dtype)
         if out.nbytes:
