@@ -7,8 +7,11 @@ of the graph as variables (so a session trains them), not be frozen in as consta
 - a handler that defines ``module_state(tensor, name, trainable)`` supplies the symbolic value
   itself (a tracer can use this hook to make parameters state of the compiled graph);
 - static graphs get one `graphflow.static.Variable` per (graph, tensor), created on first use
-  and initialised from the tensor's current value; `variable_for` finds it again (the optimizers'
-  `.minimize(loss)` uses it), and `sync_to_module` copies trained values back into the tensors.
+  (`graphflow.static.variables.tensor_variable`): its initializer takes the tensor's value when it
+  runs, and every `Session.run` that assigns it writes the new value back into the tensor, so the
+  module's parameters follow training; `variable_for` finds it again (the optimizers'
+  `.minimize(loss)` uses it). `sync_to_module` copies a session's values into the tensors
+  explicitly (e.g. after `Saver.restore`).
 
 Writing a buffer (BatchNorm's running statistics) goes through `assign_state`: an in-place copy
 for eager tensors, an `assign` op collected under the graph's UPDATE_OPS for variables."""
@@ -104,11 +107,10 @@ def variable_for(graph: Any, tensor: Any, name: str = "param", trainable: bool =
         return entry[1]
     if not create:
         return None
-    from graphflow.static.variables import Variable
+    from graphflow.static.variables import tensor_variable
 
-    var = Variable(tensor.detach().numpy().copy(), trainable=trainable and tensor.requires_grad,
-                   name=name.replace(".", "_"), graph=graph)
-    var._gf_module_tensor = weakref.ref(tensor)
+    # initialised from the tensor's value when the initializer runs; runs write trained values back
+    var = tensor_variable(tensor, name.replace(".", "_"), trainable=trainable and tensor.requires_grad, graph=graph)
     table[id(tensor)] = (tensor, var)
     return var
 

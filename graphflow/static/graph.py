@@ -54,6 +54,9 @@ class Graph:
         self.variables: list[Variable] = []
         self.var_reads: dict[Any, list[Node]] = {}  # VarRef -> its read nodes (for gradients)
         self.var_of_ref: dict[Any, Variable] = {}
+        # placeholders a session feeds itself: node id -> (node, weakref to the eager tensor whose
+        # current value it takes); the initial values of variables that stand for module tensors
+        self.tensor_feeds: dict[int, tuple[Node, Any]] = {}
         self._seed: Tensor | None = None
         self._random_ops = 0
         self.version = 0  # bumped on every new node: sessions use it to validate name lookups

@@ -174,6 +174,9 @@ class Session:
         for key, value in (feed_dict or {}).items():
             node = self._feed_target(key)
             feeds[node.id] = (node, self._feed_value(node, value))
+        for node_id, (node, _ref) in self.graph.tensor_feeds.items():
+            if node_id not in feeds:  # a module tensor's current value, read only if the run needs it
+                feeds[node_id] = (node, None)
         seed = self.graph._seed
         if seed is not None and seed.node.id not in feeds:
             feeds[seed.node.id] = (seed.node, np.asarray(self._runs, dtype=np.int64))
@@ -185,7 +188,7 @@ class Session:
         if plan is None:
             plan = lower(targets, [n for n, _ in feeds.values()], self.graph.control_inputs)
             self._plans[plan_key] = plan
-        arrays = [feeds[n.id][1] for n in plan.feeds]
+        arrays = [self._tensor_feed(n) if feeds[n.id][1] is None else feeds[n.id][1] for n in plan.feeds]
         for var in plan.state_in:
             value = self.variables.get(var)
             if value is None:
@@ -206,10 +209,28 @@ class Session:
             if value.shape != var.shape:
                 raise GraphError(f"assign {assign.name!r} writes a value of shape {fmt(value.shape)} into variable "
                                  f"{var.name!r} of shape {fmt(var.shape)}{_at(assign.loc)}")
-            self.variables[var] = np.array(value, dtype=var.dtype.np, copy=True)
+            self._store(var, value)
         given = {id(a) for a in arrays}
         results = [None if slot is None else _result(outputs[slot], given) for slot in plan.fetch_slots]
         return structure.rebuild(results)
+
+    # ---- module tensors: variables that stand for eager parameters and buffers -------------
+    def _tensor_feed(self, node: Node) -> np.ndarray:
+        tensor = self.graph.tensor_feeds[node.id][1]()
+        if tensor is None:
+            raise GraphError(f"{node.attrs['name']!r}: the module tensor this variable stands for no longer exists"
+                             f"{_at(node.loc)}")
+        return np.array(eager_array(tensor), copy=True)
+
+    def _store(self, ref: VarRef, value: np.ndarray) -> None:
+        """The variable's new value; a module tensor it stands for gets it too (in place)."""
+        arr = np.array(value, dtype=ref.dtype.np, copy=True)
+        self.variables[ref] = arr
+        var = self.graph.var_of_ref.get(ref)
+        target = getattr(var, "_gf_module_tensor", None)
+        tensor = target() if target is not None else None
+        if tensor is not None:
+            _write_tensor(tensor, arr)
 
     # ---- variable store (used by Saver and tests) ----------------------------------------
     def get_value(self, var: Variable) -> np.ndarray:
@@ -220,7 +241,17 @@ class Session:
         if arr.shape != var.shape:
             raise ValueError(f"variable {var.op_name!r} has shape {fmt(var.shape)}, got a value of shape "
                              f"{fmt(arr.shape)}")
-        self.variables[var.ref] = arr.copy()
+        self._store(var.ref, arr)
+
+
+def _write_tensor(tensor: Any, value: np.ndarray) -> None:
+    """Copy `value` into eager `tensor` in place (no autograd record; its version is bumped, so a
+    tape that saved the old value notices)."""
+    from graphflow.eager import from_numpy
+    from graphflow.eager.grad_mode import no_grad
+
+    with no_grad():
+        tensor.copy_(from_numpy(value))
 
 
 def _result(value: Any, given: set[int]) -> Any:

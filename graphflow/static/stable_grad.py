@@ -19,22 +19,45 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from graphflow import autodiff
-from graphflow.ir.graph import Graph, Node, toposort
+from graphflow.ir.graph import Attrs, Graph, Node, toposort
+from graphflow.ir.registry import get_op
 
 __all__ = ["stable_grad", "stabilized"]
 
 
+def _substitute(ys: Sequence[Node], table: dict[int, Node]) -> list[Node]:
+    """`ys` with each node whose id is in `table` replaced by its entry (not walking past them)."""
+    stops = [n for n in toposort(ys) if n.id in table] if table else []
+    mapping: dict[int, Node] = {}
+    for n in toposort(ys, stop=stops):
+        if n.id in table:
+            mapping[n.id] = table[n.id]
+            continue
+        inputs = tuple(mapping[i.id] for i in n.inputs)
+        same = all(a is b for a, b in zip(inputs, n.inputs))
+        mapping[n.id] = n if same else Node(n.op, inputs, n.attrs, n.type, loc=n.loc, name=n.name)
+    return [mapping[y.id] for y in ys]
+
+
 def stabilized(ys: Sequence[Node], keep: Sequence[Node] = ()) -> list[Node]:
-    """`ys` after the stability rewrites, with the nodes in `keep` (and state ops) left as they are."""
+    """`ys` after the stability rewrites, with the nodes in `keep` (and state ops) left as they are.
+
+    Rewrite patterns look down the graph, past a rewrite's inputs, so each kept node that has
+    inputs is swapped for an opaque stand-in while the rules run and put back afterwards."""
     from graphflow.passes.stability import stabilize
 
-    keep_ids = {n.id for n in keep}
-    leaves = list(keep)
-    for n in toposort(ys, stop=keep):
-        if n.id not in keep_ids and n.op.category == "state" and n.inputs:
-            leaves.append(n)
-            keep_ids.add(n.id)
-    return list(stabilize(Graph(list(ys), leaves)).outputs)
+    input_op = get_op("input")
+    kept = {n.id: n for n in keep}
+    for n in toposort(ys, stop=list(kept.values())):
+        if n.id not in kept and n.op.category == "state" and n.inputs:
+            kept[n.id] = n
+    stand_in = {i: Node(input_op, (), Attrs({"name": f"kept{i}", "dtype": n.dtype, "shape": tuple(n.shape)}),
+                        n.type) for i, n in kept.items() if n.op is not input_op}
+    opaque = _substitute(ys, stand_in)
+    stable = stabilize(Graph(opaque, [*stand_in.values(), *(n for n in kept.values() if n.op is input_op)]))
+    if all(a is b for a, b in zip(stable.outputs, opaque)):
+        return list(ys)  # nothing to stabilise
+    return _substitute(stable.outputs, {s.id: kept[i] for i, s in stand_in.items()})
 
 
 def stable_grad(ys: Sequence[Node], xs: Sequence[Node], seeds: Sequence[Node | None] | None = None,

@@ -211,4 +211,4 @@ class Saver:
             if value.shape != var.shape or value.dtype != var.dtype.np:
                 raise ValueError(f"Saver.restore: {key!r} in the file is {value.dtype}{value.shape}, the variable is "
                                  f"{var.dtype.name}{var.shape}")
-            sess.variables[var.ref] = np.array(value, copy=True)
+            sess._store(var.ref, value)  # a module tensor the variable stands for gets it too

@@ -6,6 +6,7 @@ force, so a read declared after an assignment sees the assigned value); `assign*
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -140,6 +141,27 @@ class Variable(TensorMethods):
 
     def __repr__(self) -> str:
         return f"<static.Variable {self.name!r} shape={fmt(self.shape)} dtype={self.dtype.name}>"
+
+
+def tensor_variable(tensor: Any, name: str, trainable: bool = True, graph: Graph | None = None) -> Variable:
+    """A Variable standing for eager `tensor` (a module's parameter or buffer) in `graph`.
+
+    Its initializer takes the tensor's value at the time the initializer runs (not when the graph
+    was built), and every `Session.run` that assigns the variable writes the new value back into
+    the tensor in place, so `module.state_dict()` always shows what the session trained."""
+    g = graph or get_default_graph()
+
+    def fed_from_tensor() -> Tensor:  # runs inside the variable's name scope
+        init = g.handler.add_node(get_op("input"), (), {"name": g.unique_name("initial_value", mark_used=False),
+                                                         "dtype": get_dtype(tensor.dtype),
+                                                         "shape": tuple(tensor.shape)}, name="initial_value")
+        g.tensor_feeds[init.id] = (init, weakref.ref(tensor))
+        return Tensor(init, g)
+
+    with g.name_scope(None), g.control_dependencies(None):
+        var = Variable(fed_from_tensor, trainable=trainable, name=name, graph=g)
+    var._gf_module_tensor = weakref.ref(tensor)
+    return var
 
 
 def global_variables(graph: Graph | None = None) -> list[Variable]:
