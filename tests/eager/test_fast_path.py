@@ -78,7 +78,7 @@ def test_operators_match_run_op(dtype, name, operator):
 @pytest.mark.parametrize("name", sorted({op.name for op, _ in DIRECT}))
 def test_direct_table_matches_reference(name):
     op = get_op(name)
-    for dtype, vals in {**FLOATS, **INTS, "bool": np.array([True, False] * 5)}.items():
+    for vals in [*FLOATS.values(), *INTS.values(), np.array([True, False] * 5)]:
         d = gf.from_numpy(vals).dtype
         fn = DIRECT.get((op, d))
         if fn is None:
@@ -94,7 +94,7 @@ def test_direct_table_matches_reference(name):
 
 
 def test_unary_methods_match_and_keep_dtype():
-    for dtype, vals in FLOATS.items():
+    for vals in FLOATS.values():
         x = gf.from_numpy(vals)
         for name in ("exp", "log", "sin", "cos", "tanh", "sigmoid", "sqrt", "rsqrt", "reciprocal", "neg", "abs",
                      "expm1", "log1p"):
