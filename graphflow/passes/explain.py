@@ -2,13 +2,17 @@
 
 The report lists the graph after each pass, the kernels fusion made (with the primitive ops each
 fuses), the code the backend generates for each, and the memory plan. Code comes from the backend
-in use through its optional method `kernel_sources(partitioned) -> list[str]` (one string per
-kernel of `partitioned.kernels`, or one per compute kernel); a backend without one (the NumPy
-reference) gets a readable pseudo-code listing of each kernel's loop.
+in use through its optional `unit_sources(partitioned) -> [(node ids, text)]` (one entry per unit
+it compiles; units are matched to kernels by the nodes they share, since a backend may split or
+merge kernels) or `kernel_sources(partitioned) -> list[str]` (one string per kernel of
+`partitioned.kernels`, or one per compute kernel), as a method of the backend or a function of the
+module defining it; a backend without either (the NumPy reference) gets a readable pseudo-code
+listing of each kernel's loop.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,9 +92,25 @@ def pseudocode(kernel: Kernel) -> str:
     return "\n".join(lines)
 
 
+def _backend_hook(backend, name: str):
+    """A code-listing function of the backend object, or of the module that defines it."""
+    if backend is None:
+        return None
+    return getattr(backend, name, None) or getattr(sys.modules.get(type(backend).__module__), name, None)
+
+
 def _sources(backend, partitioned: PartitionedGraph) -> list[str]:
     compute = partitioned.compute_kernels
-    getter = getattr(backend, "kernel_sources", None) if backend is not None else None
+    units = _backend_hook(backend, "unit_sources")
+    if units is not None:  # (node ids, text) per compiled unit: match units to kernels by shared nodes
+        pieces = [(set(ids), text) for ids, text in units(partitioned)]
+        out = []
+        for k in compute:
+            own = {n.id for n in k.nodes}
+            texts = [text for ids, text in pieces if ids & own]
+            out.append("\n".join(texts) if texts else pseudocode(k))
+        return out
+    getter = _backend_hook(backend, "kernel_sources")
     if getter is not None:
         texts = list(getter(partitioned))
         if len(texts) == len(partitioned.kernels):

@@ -36,18 +36,26 @@ class LLVMBackend(Backend):
 
 def kernel_sources(partitioned: PartitionedGraph) -> list[str]:
     """LLVM IR text (before optimisation) of each unit the partition compiles to."""
+    return [text for _, text in unit_sources(partitioned)]
+
+
+def unit_sources(partitioned: PartitionedGraph) -> list[tuple[list[int], str]]:
+    """(ids of the nodes it computes, LLVM IR text before optimisation) of each compiled unit. Units
+    may split a kernel of the partition (a matmul and its epilogue) or merge several (row
+    reductions), so `explain` matches them to kernels by the nodes they share."""
     from graphflow.backends.llvm.codegen import ModuleBuilder
     from graphflow.backends.llvm.plan import CALLBACK, make_plan
 
     plan = make_plan(partitioned.graph, partitioned)
     out = []
     for k, unit in enumerate(plan.units):
+        ids = [n.id for n in unit.nodes]
         if unit.kind == CALLBACK:
-            out.append(f"; {unit.name}: runs {unit.nodes[0].op.name} with the NumPy reference")
+            out.append((ids, f"; {unit.name}: runs {unit.nodes[0].op.name} with the NumPy reference"))
             continue
         mb = ModuleBuilder(plan)
         mb.emit_unit(k, unit)
-        out.append(str(mb.module))
+        out.append((ids, str(mb.module)))
     return out
 
 
