@@ -16,6 +16,7 @@ from graphflow.ir.dtypes import (  # noqa: F401  (tf.float32 and friends)
 )
 from graphflow.ir.dtypes import bool_ as bool  # noqa: A001
 from graphflow.static import nn, train
+from graphflow.static.explain import explain
 from graphflow.static.graph import (
     GLOBAL_VARIABLES,
     TRAINABLE_VARIABLES,

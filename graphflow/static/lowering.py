@@ -81,6 +81,14 @@ def _order(targets: Sequence[Any], fed: set[int], control: dict[int, tuple[Any, 
     return order
 
 
+def unfed_placeholders(targets: Sequence[Any], fed: Sequence[Node], control: dict[int, tuple[Any, ...]]) -> list[Node]:
+    """The graph inputs the targets need that `fed` does not give."""
+    fed_ids = {n.id for n in fed}
+    input_op = get_op("input")
+    return [n for n in _order(targets, fed_ids, control)
+            if isinstance(n, Node) and n.op is input_op and n.id not in fed_ids]
+
+
 def lower(targets: Sequence[Any], fed: Sequence[Node], control: dict[int, tuple[Any, ...]],
           feed_name: Any = None) -> RunPlan:
     """The pure graph computing `targets` (Nodes, or Operations whose value is None) when the

@@ -16,10 +16,10 @@ from graphflow.errors import DTypeError, GraphError
 from graphflow.ir.graph import Node
 from graphflow.ir.ops.source import VarRef
 from graphflow.ir.registry import get_op
-from graphflow.ir.shapes import fmt
+from graphflow.ir.shapes import fmt, is_concrete
 from graphflow.static.executor import compile_for, cpu_backend
 from graphflow.static.graph import Graph, get_default_graph
-from graphflow.static.lowering import RunPlan, lower
+from graphflow.static.lowering import RunPlan, lower, unfed_placeholders
 from graphflow.static.tensor import Operation, Tensor, eager_array
 from graphflow.static.variables import Variable
 
@@ -163,14 +163,13 @@ class Session:
         return arr
 
     # ---- running ---------------------------------------------------------------------------
-    def run(self, fetches: Any, feed_dict: dict | None = None) -> Any:
-        """Compute `fetches` (nested in lists, tuples, namedtuples, dicts: the result has the same
-        structure) with `feed_dict` giving values to placeholders or any other tensor (by tensor or
-        by name). Operations fetch as None; tensors as NumPy arrays (0-d ones as NumPy scalars)."""
-        if self._closed:
-            raise GraphError("this Session is closed: create a new Session to run the graph")
+    def _prepare(self, fetches: Any, feed_dict: dict | None, shapes_only: bool = False
+                 ) -> tuple[_Fetches, tuple, RunPlan, list[np.ndarray]]:
+        """The fetches' structure, the run's plan (cached) and its input arrays. `shapes_only`
+        (for `explain`): uninitialised variables and unfed placeholders of fully known shape get
+        zeros, since only the shapes matter."""
         structure = _Fetches(fetches, self._fetch_target)
-        feeds: dict[int, tuple[Node, np.ndarray]] = {}
+        feeds: dict[int, tuple[Node, np.ndarray | None]] = {}
         for key, value in (feed_dict or {}).items():
             node = self._feed_target(key)
             feeds[node.id] = (node, self._feed_value(node, value))
@@ -180,9 +179,12 @@ class Session:
         seed = self.graph._seed
         if seed is not None and seed.node.id not in feeds:
             feeds[seed.node.id] = (seed.node, np.asarray(self._runs, dtype=np.int64))
-        self._runs += 1
-
         targets = structure.leaves
+        if shapes_only:
+            for n in unfed_placeholders(targets, [n for n, _ in feeds.values()], self.graph.control_inputs):
+                if is_concrete(n.shape):
+                    feeds[n.id] = (n, np.zeros(tuple(n.shape), n.dtype.np))
+
         plan_key = (tuple((type(t).__name__, t.id) for t in targets), tuple(sorted(feeds)))
         plan = self._plans.get(plan_key)
         if plan is None:
@@ -192,10 +194,23 @@ class Session:
         for var in plan.state_in:
             value = self.variables.get(var)
             if value is None:
-                v = self.graph.var_of_ref.get(var)
-                raise GraphError(f"variable {var.name!r} is read before it was initialised: run its initializer "
-                                 f"(e.g. global_variables_initializer()) first{_at(getattr(v, 'loc', None))}")
+                if shapes_only:
+                    value = np.zeros(var.shape, var.dtype.np)
+                else:
+                    v = self.graph.var_of_ref.get(var)
+                    raise GraphError(f"variable {var.name!r} is read before it was initialised: run its initializer "
+                                     f"(e.g. global_variables_initializer()) first{_at(getattr(v, 'loc', None))}")
             arrays.append(value)
+        return structure, plan_key, plan, arrays
+
+    def run(self, fetches: Any, feed_dict: dict | None = None) -> Any:
+        """Compute `fetches` (nested in lists, tuples, namedtuples, dicts: the result has the same
+        structure) with `feed_dict` giving values to placeholders or any other tensor (by tensor or
+        by name). Operations fetch as None; tensors as NumPy arrays (0-d ones as NumPy scalars)."""
+        if self._closed:
+            raise GraphError("this Session is closed: create a new Session to run the graph")
+        structure, plan_key, plan, arrays = self._prepare(fetches, feed_dict)
+        self._runs += 1
         backend = self._backend or cpu_backend()  # gf.set_backend between runs takes effect
         exe_key = (plan_key, tuple((a.shape, a.dtype.str) for a in arrays[:len(plan.feeds)]), backend.name)
         exe = self._executables.get(exe_key)
