@@ -32,6 +32,7 @@ _INFER_CACHE: dict[tuple, tuple[Attrs, TensorType, int, Any]] = {}
 _set = object.__setattr__
 _CACHE_LIMIT = 20000
 _UNSET = object()
+_BACKWARD = None  # graphflow.eager.engine.backward, imported on first use (engine imports this module)
 
 
 class _Typed:
@@ -220,10 +221,18 @@ def _scalar_keeps_dtype(value: Any, t: Tensor, float_only: bool) -> bool:
     return False
 
 
+def _entry(op: OpDef, sig: list) -> tuple:
+    """The cached (attrs, out type, structure id, kernel) of an attribute-free op signature."""
+    key = (op, *sig, ())
+    entry = _INFER_CACHE.get(key)
+    return entry if entry is not None else _infer(op, sig, _NO_ATTRS, key)
+
+
 def _fast_binary(op: OpDef, slow, float_only: bool = False, reflected: bool = False):
     """The Tensor operator for `op`. Three paths, cheapest first:
-    - two CPU tensors of one dtype and shape, no gradient to record, under `TINY` elements: the
-      NumPy function straight from `fast.BY_OP` (the backends' own reference for tiny tensors);
+    - two CPU tensors of one dtype and shape under `TINY` elements: the NumPy function straight
+      from `fast.BY_OP` (what the backends compute for tiny tensors), recorded on the tape with
+      the signature's cached entry when a gradient is needed;
     - same dtype and shape (or a Python scalar that keeps the tensor's dtype): `apply`, skipping
       promotion and broadcasting;
     - anything else: the functional layer (`slow`), which promotes and broadcasts."""
@@ -231,6 +240,7 @@ def _fast_binary(op: OpDef, slow, float_only: bool = False, reflected: bool = Fa
     if float_only:
         table = {d: f for d, f in table.items() if d.kind == "f"}
     get = table.get
+    sigs: dict[tuple, tuple] = {}
 
     def method(self, other):
         if _DYNAMIC:  # inside gf.compile's trace: the op must reach the tracer, not run now
@@ -240,8 +250,7 @@ def _fast_binary(op: OpDef, slow, float_only: bool = False, reflected: bool = Fa
             b = other._data
             d = self._dtype
             if other._dtype is d and a.shape == b.shape:
-                if (self._device is None and other._device is None and a.size <= TINY
-                        and not ((self._rg or other._rg) and GRAD.enabled)):
+                if self._device is None and other._device is None and a.size <= TINY:
                     fn = get(d)
                     if fn is not None:
                         out = fn(b, a) if reflected else fn(a, b)
@@ -256,6 +265,15 @@ def _fast_binary(op: OpDef, slow, float_only: bool = False, reflected: bool = Fa
                         t._vc = None
                         t._alias = False
                         t.grad = None
+                        if (self._rg or other._rg) and GRAD.enabled:
+                            shape = a.shape
+                            entry = sigs.get((d, shape))
+                            if entry is None:
+                                if len(sigs) > 1000:
+                                    sigs.clear()
+                                entry = sigs[(d, shape)] = _entry(op, [d, shape, d, shape])
+                            _record(op, (other, self) if reflected else (self, other), entry[0], entry[1], t,
+                                    entry[2])
                         return t
                 if not float_only or d.kind == "f":
                     return apply(op, (other, self) if reflected else (self, other), _NO_ATTRS)
@@ -270,9 +288,10 @@ def _fast_binary(op: OpDef, slow, float_only: bool = False, reflected: bool = Fa
 
 def _fast_unary(op: OpDef, slow):
     """A unary Tensor method for an op whose result keeps its input's dtype: tiny CPU tensors
-    without a gradient to record call the NumPy function directly (as `_fast_binary`); others
-    go through `slow` (the functional layer, which also turns integer inputs into floats)."""
+    call the NumPy function directly (as `_fast_binary`, recording when a gradient is needed);
+    other dtypes go through `slow` (the functional layer, which turns integers into floats)."""
     get = BY_OP[op.name].get
+    sigs: dict[tuple, tuple] = {}
 
     def method(self):
         if not _DYNAMIC:
@@ -280,13 +299,22 @@ def _fast_unary(op: OpDef, slow):
             fn = get(d)
             if fn is not None:
                 a = self._data
-                if self._device is None and a.size <= TINY and not (self._rg and GRAD.enabled):
+                if self._device is None and a.size <= TINY:
                     out = fn(a)
                     if out.__class__ is not np.ndarray:  # 0-d results come back as NumPy scalars
                         out = np.asarray(out)
                     if out.dtype is not d.np:
                         out = out.astype(d.np)
-                    return _new(out, d, None)
+                    t = _new(out, d, None)
+                    if self._rg and GRAD.enabled and d.kind == "f":
+                        shape = a.shape
+                        entry = sigs.get((d, shape))
+                        if entry is None:
+                            if len(sigs) > 1000:
+                                sigs.clear()
+                            entry = sigs[(d, shape)] = _entry(op, [d, shape])
+                        _record(op, (self,), entry[0], entry[1], t, entry[2])
+                    return t
                 return apply(op, (self,), _NO_ATTRS)  # a dtype the op takes as is: nothing to convert
         return slow(self)
 
@@ -621,9 +649,10 @@ class Tensor(TensorMethods):
     def backward(self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
                  inputs: Any = None) -> None:
         """Accumulate d(self)/d(leaf) into each leaf's `.grad` (`gradient` seeds a non-scalar)."""
-        from graphflow.eager.engine import backward
-
-        backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+        global _BACKWARD
+        if _BACKWARD is None:
+            from graphflow.eager.engine import backward as _BACKWARD
+        _BACKWARD([self], [gradient], retain_graph, create_graph, inputs)
 
     def retain_grad(self) -> None:
         """Keep this non-leaf tensor's gradient in `.grad` after `backward()` (as leaves do);
