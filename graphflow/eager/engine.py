@@ -156,6 +156,23 @@ def _seed_node(i: int, t: TensorType) -> Node:
     return Node(INPUT_OP, (), Attrs({"name": f"seed{i}", "dtype": t.dtype, "shape": t.shape}), t)
 
 
+def _detached(outputs: list[Node], seeds: list[Node], needed: list[Node]) -> Graph:
+    """The gradient graph with each forward value it reads replaced by a plain `input` node: the
+    optimiser sees opaque inputs (it must not rewrite through the tape's nodes, e.g. cancel a
+    transpose of a weight the tape holds, and then read a value that is not fed)."""
+    new: dict[int, Node] = {s.id: s for s in seeds}
+    fed = list(seeds)
+    for k, n in enumerate(needed):
+        leaf = Node(INPUT_OP, (), Attrs({"name": f"fwd{k}", "dtype": n.type.dtype, "shape": n.type.shape}),
+                    n.type, loc=n.loc)
+        new[n.id] = leaf
+        fed.append(leaf)
+    for n in Graph(outputs, inputs=seeds + needed).nodes:
+        if n.id not in new:
+            new[n.id] = Node(n.op, tuple(new[i.id] for i in n.inputs), n.attrs, n.type, loc=n.loc, name=n.name)
+    return Graph([new[o.id] for o in outputs], inputs=fed)
+
+
 def _plan(order: list[TapeNode], roots: list[int], targets: list[int], backend: Any, lean: bool) -> _Plan:
     seeds = [_seed_node(i, order[r].type) for i, r in enumerate(roots)]
     grads = autodiff.grad(None, [order[r] for r in roots], [order[t] for t in targets], seeds=seeds)
@@ -164,7 +181,7 @@ def _plan(order: list[TapeNode], roots: list[int], targets: list[int], backend: 
     fwd = {n.id: pos for pos, n in enumerate(order)}
     reached = Graph(outputs, inputs=list(order) + seeds).nodes
     needed = [fwd[n.id] for n in reached if n.id in fwd]
-    graph = Graph(outputs, inputs=seeds + [order[p] for p in needed])
+    graph = _detached(outputs, seeds, [order[p] for p in needed])
     plan = _Plan(graph, needed, out_targets, len(seeds), backend)
     if lean and outputs and LeanRunner.fits(graph):
         # value-preserving clean-up only (the gradient rules repeat subexpressions)
