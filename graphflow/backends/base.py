@@ -107,12 +107,14 @@ CPU_BACKENDS = ("llvm", "numpy")
 
 
 class _CPUChoice:
-    __slots__ = ("name", "default", "resolved")
+    __slots__ = ("name", "default", "backend")
 
     def __init__(self) -> None:
         self.name: str | None = None  # set by gf.set_backend; None: the environment or the default
         self.default: str | None = None  # llvm when it can run here, else numpy (probed once)
-        self.resolved: dict[str, Backend] = {}  # eager mode asks on every op: check availability once
+        # the backend in use, resolved once: eager mode asks on every op (reading os.environ each
+        # time would cost more than a small op)
+        self.backend: Backend | None = None
 
 
 _CPU = _CPUChoice()
@@ -126,13 +128,13 @@ def _check_cpu_name(name: str, where: str) -> str:
 
 def set_cpu_backend(name: str | None) -> Backend | None:
     """Choose the CPU backend for every mode ('llvm' or 'numpy'); None goes back to
-    `GRAPHFLOW_CPU_BACKEND`, else the default. Raises, with the reason, when it cannot run here."""
+    `GRAPHFLOW_CPU_BACKEND` (read again), else the default. Raises, with the reason, when the
+    backend cannot run here."""
     if name is None:
-        _CPU.name = None
+        _CPU.name = _CPU.backend = None
         return None
     backend = get_backend(_check_cpu_name(name, "set_backend"))
-    _CPU.name = name
-    _CPU.resolved[name] = backend
+    _CPU.name, _CPU.backend = name, backend
     return backend
 
 
@@ -151,15 +153,16 @@ def default_cpu_backend_name() -> str:
     return _CPU.default
 
 
-def cpu_backend_name() -> str:
-    """The CPU backend's name: `gf.set_backend`'s choice, else `default_cpu_backend_name()`."""
-    return _CPU.name or default_cpu_backend_name()
-
-
 def current_cpu_backend() -> Backend:
-    """The CPU backend eager ops, `Session.run` and `gf.compile` run on (see `cpu_backend_name`)."""
-    name = _CPU.name or default_cpu_backend_name()
-    backend = _CPU.resolved.get(name)
+    """The CPU backend eager ops, `Session.run` and `gf.compile` run on: `gf.set_backend`'s
+    choice, else `GRAPHFLOW_CPU_BACKEND` (read when first needed, and again after
+    `set_backend(None)`), else llvm when it can run here, else numpy."""
+    backend = _CPU.backend
     if backend is None:
-        backend = _CPU.resolved[name] = get_backend(name)
+        backend = _CPU.backend = get_backend(default_cpu_backend_name())
     return backend
+
+
+def cpu_backend_name() -> str:
+    """The name of `current_cpu_backend()`."""
+    return current_cpu_backend().name
