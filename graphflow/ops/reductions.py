@@ -7,8 +7,8 @@ from typing import Any, NamedTuple
 
 from graphflow.ir import builder as B
 from graphflow.ir.bind import bind, handler_of
-from graphflow.ir.registry import get_op
 from graphflow.ir.dtypes import DType, bool_, default_float, get_dtype, int64
+from graphflow.ir.registry import get_op
 from graphflow.ir.shapes import normalize_axes, normalize_axis, numel
 from graphflow.ir.symbolic import Sym
 from graphflow.ops.elementwise import exp, log, sub

@@ -19,6 +19,7 @@ The default pipeline uses EXACT and STABLE only; `fast_math=True` adds NSZ and F
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,12 +43,17 @@ _SPLAT_SCAN_LIMIT = 4096  # constants larger than this are not scanned for "all 
 
 Bindings = dict[str, Node]
 
+# ids of the graph's inputs while a rewrite runs: they are leaves whose producers are not fed, so
+# a pattern must never look through them
+LEAF_IDS: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar("LEAF_IDS", default=frozenset())
+
 
 def splat_value(node: Node) -> Any | None:
     """The single value of a node whose elements are all equal and known at compile time (a
     constant, or a broadcast / reshape of one), as a NumPy scalar of the node's dtype; else None."""
     seen = 0
-    while node.op.name in ("broadcast_to", "reshape") and seen < 8:
+    leaves = LEAF_IDS.get()
+    while node.op.name in ("broadcast_to", "reshape") and seen < 8 and node.id not in leaves:
         node = node.inputs[0]
         seen += 1
     if node.op.name != "constant":
@@ -68,7 +74,7 @@ def splat_value(node: Node) -> Any | None:
 
 def scalar_source(node: Node) -> Node | None:
     """For a splat `broadcast_to(s)` with one-element `s`, the node `s`; else None."""
-    if node.op.name == "broadcast_to":
+    if node.op.name == "broadcast_to" and node.id not in LEAF_IDS.get():
         src = node.inputs[0]
         if isinstance(numel(src.shape), int) and numel(src.shape) == 1:
             return src
@@ -136,7 +142,7 @@ class Op(Pattern):
         return self.ops
 
     def match(self, node: Node, b: Bindings) -> Bindings | None:
-        if node.op.name not in self.ops or len(node.inputs) != len(self.args):
+        if node.op.name not in self.ops or len(node.inputs) != len(self.args) or node.id in LEAF_IDS.get():
             return None
         if self.where is not None and not self.where(node):
             return None

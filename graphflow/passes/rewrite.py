@@ -22,7 +22,7 @@ from graphflow.errors import GraphError
 from graphflow.ir.bind import infer_type, normalize_attrs
 from graphflow.ir.graph import Attrs, Graph, Node
 from graphflow.ir.registry import get_op
-from graphflow.passes.patterns import DEFAULT_SAFETY, Rule
+from graphflow.passes.patterns import DEFAULT_SAFETY, LEAF_IDS, Rule
 
 _MAX_REWRITES_PER_NODE = 64  # a guard against rules that undo each other
 _MAX_NESTING = 24  # replacements built inside replacements are simplified up to this depth
@@ -140,7 +140,15 @@ def rewrite(graph: Graph, rules: Iterable[Rule], safety: frozenset[str] = DEFAUL
 def rebuild(graph: Graph, rw: Rewriter | None = None) -> Graph:
     """Walk `graph` in topological order, rebuilding nodes whose inputs changed and passing each
     through `rw` (interning and rules). Graph inputs are never touched."""
-    input_ids = {n.id for n in graph.inputs}
+    input_ids = frozenset(n.id for n in graph.inputs)
+    token = LEAF_IDS.set(input_ids)
+    try:
+        return _rebuild(graph, rw, input_ids)
+    finally:
+        LEAF_IDS.reset(token)
+
+
+def _rebuild(graph: Graph, rw: Rewriter | None, input_ids: frozenset[int]) -> Graph:
     mapping: dict[int, Node] = {}
     for n in graph.nodes:
         if n.id in input_ids:
