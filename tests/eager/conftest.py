@@ -1,4 +1,5 @@
-"""Helpers for eager-mode tests: numerical gradient checks in float64."""
+"""Helpers for eager-mode tests: numerical gradient checks in float64, and the CPU backend each
+test runs on."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import numpy as np
 import pytest
 
 import graphflow as gf
+from graphflow.backends import available, cpu_backend_choice
 
 
 def numeric_grad(fn, arrays, eps=1e-6):
@@ -39,12 +41,18 @@ def check_grad(fn, *arrays, atol=1e-6, rtol=1e-5):
         np.testing.assert_allclose(got, e, atol=atol, rtol=rtol)
 
 
-@pytest.fixture(autouse=True)
-def _numpy_backend_and_grad_mode():
-    gf.set_backend("numpy")
+@pytest.fixture(autouse=True, params=["numpy", "llvm"])
+def cpu_backend(request):
+    """Every eager test runs on each CPU backend present (numpy: the reference; llvm: the default)."""
+    status = available().get(request.param)
+    if status != "available":
+        pytest.skip(f"{request.param}: {status}")
+    previous = cpu_backend_choice()
+    gf.set_backend(request.param)
     assert gf.is_grad_enabled()
-    yield
+    yield request.param
     gf.set_grad_enabled(True)
+    gf.set_backend(previous)
 
 
 @pytest.fixture(name="check_grad")

@@ -18,6 +18,17 @@ from graphflow.ir.registry import get_op
 from graphflow.ops import elementwise as E
 
 T = sys.modules["graphflow.eager.tensor"]
+
+
+@pytest.fixture(autouse=True)
+def cpu_backend():
+    """Bit-for-bit comparisons are against the reference backend (llvm's kernels may differ from
+    NumPy in the last ulp and in the sign of a NaN, which IEEE leaves open)."""
+    previous = gf.backends.cpu_backend_choice()
+    gf.set_backend("numpy")
+    yield "numpy"
+    gf.set_backend(previous)
+
 NUMPY = get_backend("numpy")
 nan, inf = float("nan"), float("inf")
 
