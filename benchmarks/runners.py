@@ -134,15 +134,11 @@ def numpy_of(value: Any) -> np.ndarray:
 
 
 def optimize(graph: Any) -> Any:
-    """graphflow's optimiser pipeline (what Session and gf.compile apply), when this version has one,
-    so the graph mode is compared on the same optimised graph."""
-    try:
-        pipeline = importlib.import_module("graphflow.passes.pipeline")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("graphflow.passes"):
-            return graph
-        raise
-    return pipeline.run_pipeline(graph)
+    """graphflow's optimiser pipeline (what Session and gf.compile apply), so the graph mode is
+    compared on the same optimised graph."""
+    from graphflow.static.executor import optimize as pipeline
+
+    return pipeline(graph)
 
 
 # which graphflow API each mode needs: (module, attribute) pairs, checked at run time

@@ -3,7 +3,6 @@ pipeline, hand the result to the current CPU backend. Shared by `Session` and `g
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,6 +11,7 @@ from graphflow import backends
 from graphflow.backends.base import Backend, Executable
 from graphflow.ir.graph import Graph
 from graphflow.ir.specialize import bind_symbols, specialize
+from graphflow.passes.pipeline import run_pipeline
 
 
 def cpu_backend_name() -> str:
@@ -26,14 +26,8 @@ def cpu_backend() -> Backend:
 
 
 def optimize(graph: Graph) -> Graph:
-    """The optimiser pipeline, when this version of graphflow has one."""
-    try:
-        pipeline = importlib.import_module("graphflow.passes.pipeline")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("graphflow.passes"):
-            return graph
-        raise
-    out = pipeline.run_pipeline(graph)
+    """The optimiser pipeline, checked to keep the graph's signature."""
+    out = run_pipeline(graph)
     if len(out.inputs) != len(graph.inputs) or len(out.outputs) != len(graph.outputs):
         raise AssertionError("the optimiser pipeline changed the graph's signature")
     return out
