@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,26 @@ def new_tensor(shape: tuple, dtype: Any = None, device: Any = None, fill: float 
 def new_parameter(shape: tuple, dtype: Any = None, device: Any = None) -> Parameter:
     """An uninitialised (zero) parameter; layers fill it in `reset_parameters`."""
     return Parameter(new_tensor(tuple(shape), dtype, device))
+
+
+def optional_parameter(module: Any, name: str, shape: tuple, present: bool, dtype: Any = None,
+                       device: Any = None) -> None:
+    """Give `module` a parameter `name` of `shape`, or register it as None (PyTorch's `bias=False`)."""
+    if present:
+        setattr(module, name, new_parameter(shape, dtype, device))
+    else:
+        module.register_parameter(name, None)
+
+
+def reset_fan_in_uniform(weight: Any, bias: Any, fan_in: int) -> None:
+    """PyTorch's default for Linear and Conv: kaiming_uniform_(a=sqrt(5)) weights and a bias drawn
+    from U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    from graphflow.nn import init
+
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        init.uniform_(bias, -bound, bound)
 
 
 def check_input(layer: Any, x: Any, ndims: tuple[int, ...], expected: str, ok: bool = True) -> None:

@@ -7,10 +7,9 @@ from typing import Any
 
 from graphflow.ir.shapes import fmt
 from graphflow.nn import functional as F
-from graphflow.nn import init
 from graphflow.nn.functional.conv import pair
 from graphflow.nn.module import Module
-from graphflow.nn.modules._util import check_input, new_parameter
+from graphflow.nn.modules._util import check_input, new_parameter, optional_parameter, reset_fan_in_uniform
 
 __all__ = ["Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d"]
 
@@ -39,18 +38,11 @@ class _ConvNd(Module):
         self.padding = padding if isinstance(padding, str) else tup(padding)
         self.groups, self.padding_mode = groups, padding_mode
         self.weight = new_parameter((out_channels, in_channels // groups) + self.kernel_size, dtype, device)
-        if bias:
-            self.bias = new_parameter((out_channels,), dtype, device)
-        else:
-            self.register_parameter("bias", None)
+        optional_parameter(self, "bias", (out_channels,), bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
-            bound = 1 / math.sqrt(fan_in) if fan_in else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_fan_in_uniform(self.weight, self.bias, self.weight.shape[1] * math.prod(self.kernel_size))
 
     def short_repr(self) -> str:
         return f"{type(self).__name__}({self.in_channels} -> {self.out_channels}, kernel_size={self.kernel_size})"

@@ -9,7 +9,7 @@ from graphflow.ir.shapes import fmt
 from graphflow.nn import functional as F
 from graphflow.nn import init
 from graphflow.nn.module import Module
-from graphflow.nn.modules._util import new_parameter
+from graphflow.nn.modules._util import new_parameter, optional_parameter, reset_fan_in_uniform
 from graphflow.ops.shape import flatten, reshape
 
 __all__ = ["Identity", "Linear", "Bilinear", "Flatten", "Unflatten"]
@@ -35,17 +35,11 @@ class Linear(Module):
         self.in_features = in_features
         self.out_features = out_features
         self.weight = new_parameter((out_features, in_features), dtype, device)
-        if bias:
-            self.bias = new_parameter((out_features,), dtype, device)
-        else:
-            self.register_parameter("bias", None)
+        optional_parameter(self, "bias", (out_features,), bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_fan_in_uniform(self.weight, self.bias, self.in_features)
 
     def short_repr(self) -> str:
         return f"Linear({self.in_features} -> {self.out_features})"
@@ -66,10 +60,7 @@ class Bilinear(Module):
         super().__init__()
         self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
         self.weight = new_parameter((out_features, in1_features, in2_features), dtype, device)
-        if bias:
-            self.bias = new_parameter((out_features,), dtype, device)
-        else:
-            self.register_parameter("bias", None)
+        optional_parameter(self, "bias", (out_features,), bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

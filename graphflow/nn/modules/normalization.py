@@ -11,7 +11,7 @@ from graphflow.ir.shapes import fmt
 from graphflow.nn import functional as F
 from graphflow.nn import init
 from graphflow.nn.module import Module
-from graphflow.nn.modules._util import check_input, new_parameter, new_tensor
+from graphflow.nn.modules._util import check_input, new_parameter, new_tensor, optional_parameter
 from graphflow.nn.symbolic import assign_state
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
@@ -102,10 +102,7 @@ class LayerNorm(Module):
         self.eps, self.elementwise_affine = eps, elementwise_affine
         if elementwise_affine:
             self.weight = new_parameter(self.normalized_shape, dtype, device)
-            if bias:
-                self.bias = new_parameter(self.normalized_shape, dtype, device)
-            else:
-                self.register_parameter("bias", None)
+            optional_parameter(self, "bias", self.normalized_shape, bias, dtype, device)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
