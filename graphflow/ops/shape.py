@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from graphflow.ir.bind import bind
-from graphflow.ir.shapes import check_shape, fmt, normalize_axes, normalize_axis
 from graphflow.ir.dtypes import result_type
+from graphflow.ir.shapes import check_shape, fmt, normalize_axes, normalize_axis
 from graphflow.ops.values import as_value, broadcast_to, cast, is_value
 
 __all__ = ["reshape", "view", "permute", "transpose", "t", "squeeze", "unsqueeze", "flatten",
