@@ -4,6 +4,7 @@ otherwise (unit + 1) << 8 | error code)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import llvmlite.ir as ir
@@ -40,13 +41,28 @@ from graphflow.ir.graph import Node
 
 ENTRY = "gf_main"
 CALLBACK_ERROR = 255
+GRAIN_ELEMENTS = 1 << 15  # elements per chunk a thread takes at a time in a parallel kernel
 BLAS_SERIAL_MACS = 1 << 24  # products smaller than this run BLAS on the calling thread only
 VOID = ir.VoidType()
 
 
-def for_range(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, body: Callable, init: ir.Value | None = None):
+INTERLEAVE = 4  # vector iterations in flight in a hot inner loop (its chains are long: exp, tanh)
+_HINT = "gf.interleave."
+
+
+def with_loop_hints(text: str) -> str:
+    """Turn the placeholder metadata `for_range(..., interleave=n)` leaves into LLVM loop IDs
+    (self-referential distinct nodes, which llvmlite.ir cannot build)."""
+    return re.sub(r'^(![0-9]+) = !\{ *!"' + re.escape(_HINT) + r'([0-9]+)\.[0-9]+" *\}$',
+                  lambda m: f'{m[1]} = distinct !{{{m[1]}, !{{!"llvm.loop.interleave.count", i32 {m[2]}}}}}',
+                  text, flags=re.M)
+
+
+def for_range(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, body: Callable, init: ir.Value | None = None,
+              interleave: int = 0):
     """Emit `for i in [lo, hi)`; body(i, acc) returns the next acc (when `init` is given).
-    Returns the final acc (or None)."""
+    Returns the final acc (or None). `interleave` > 1 asks the vectoriser for that many vector
+    iterations in flight (independent dependency chains hide latency)."""
     fn = b.function
     entry = b.block
     body_bb = fn.append_basic_block("loop")
@@ -65,7 +81,9 @@ def for_range(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, body: Callable, init:
     i.add_incoming(nxt, latch)
     if acc is not None:
         acc.add_incoming(new, latch)
-    b.cbranch(b.icmp_signed("<", nxt, hi), body_bb, exit_bb)
+    latch_br = b.cbranch(b.icmp_signed("<", nxt, hi), body_bb, exit_bb)
+    if interleave > 1:
+        latch_br.set_metadata("llvm.loop", b.module.add_metadata([ir.MetaDataString(b.module, f"{_HINT}{interleave}.{len(b.module.metadata)}")]))
     b.position_at_end(exit_bb)
     if init is None:
         return None
@@ -141,7 +159,7 @@ class ModuleBuilder:
                         shape, dims=(lin,), lin=lin)
                     self._store(b, ptrs, o, lin, ev.value(o, idx))
                 ev.pop()
-            for_range(b, lo, hi, body)
+            for_range(b, lo, hi, body, interleave=_hint(size))
             return size
 
         def nest(level: int, dims: list[Aff]) -> None:
@@ -154,7 +172,8 @@ class ModuleBuilder:
                 ev.pop()
                 return
             start, stop = (lo, hi) if level == 0 else (const(I64, 0), const(I64, shape[level]))
-            for_range(b, start, stop, lambda i, acc: nest(level + 1, dims + [Aff.var(Var(i, shape[level]))]))
+            for_range(b, start, stop, lambda i, acc: nest(level + 1, dims + [Aff.var(Var(i, shape[level]))]),
+                      interleave=_hint(size) if level == len(shape) - 1 else 0)
 
         nest(0, [])
         return shape[0]
@@ -405,7 +424,7 @@ class ModuleBuilder:
         bufs, cb = main.args
         b = ir.IRBuilder(main.append_basic_block("entry"))
         err = b.bitcast(b.alloca(I32), PTR)
-        data = b.alloca(PTR, size=const(I32, 3))
+        data = b.alloca(PTR, size=const(I32, 4))
         b.store(const(I32, 0), err)
         cb_type = ir.FunctionType(I32, [I32])
         for k, unit in enumerate(self.plan.units):
@@ -419,7 +438,7 @@ class ModuleBuilder:
             if unit.kind == REDUCE:
                 work = max(work, numel(unit.reds[0].inputs[0].shape))
             if jit.has_gomp() and unit.kind != MATMUL and total >= 2 and work >= PARALLEL_MIN_ELEMENTS:
-                self._parallel(b, loader, bufs, err, data, total)
+                self._parallel(b, loader, bufs, err, data, total, max(1, -(-GRAIN_ELEMENTS * total // work)))
             else:
                 b.call(loader, [const(I64, 0), const(I64, total), bufs, err])
             if may_raise:
@@ -427,10 +446,12 @@ class ModuleBuilder:
                 with b.if_then(b.icmp_signed("!=", code, const(I32, 0)), likely=False):
                     b.ret(b.or_(code, const(I32, (k + 1) << 8)))
         b.ret(const(I32, 0))
-        return str(mod)
+        return with_loop_hints(str(mod))
 
-    def _parallel(self, b, loader, bufs, err, data, total: int) -> None:
-        """GOMP_parallel over [0, total): each thread takes one contiguous chunk."""
+    def _parallel(self, b, loader, bufs, err, data, total: int, grain: int) -> None:
+        """GOMP_parallel over [0, total): threads take chunks of `grain` iterations from a shared
+        counter until none are left, so a thread that lost its core to another process (the
+        cores are shared) does not hold the others back the way a fixed split would."""
         mod = self.module
         name = f"{loader.name}_omp"
         fn = ir.Function(mod, ir.FunctionType(VOID, [PTR]), name)
@@ -440,14 +461,21 @@ class ModuleBuilder:
         fbufs = fb.load(fb.gep(p, [const(I64, 0)], source_etype=PTR), typ=PTR)
         ferr = fb.load(fb.gep(p, [const(I64, 1)], source_etype=PTR), typ=PTR)
         n = fb.ptrtoint(fb.load(fb.gep(p, [const(I64, 2)], source_etype=PTR), typ=PTR), I64)
-        tid = fb.sext(self._omp(fb, "omp_get_thread_num"), I64)
-        nth = fb.sext(self._omp(fb, "omp_get_num_threads"), I64)
-        chunk = fb.sdiv(fb.add(n, fb.sub(nth, const(I64, 1))), nth)
-        start = fb.mul(tid, chunk)
-        stop = fb.add(start, chunk)
+        counter = fb.gep(p, [const(I64, 3)], source_etype=PTR)
+        g = const(I64, grain)
+        loop = fn.append_basic_block("grab")
+        work = fn.append_basic_block("work")
+        done = fn.append_basic_block("done")
+        fb.branch(loop)
+        fb.position_at_end(loop)
+        start = fb.atomic_rmw("add", counter, g, "monotonic")
+        fb.cbranch(fb.icmp_signed("<", start, n), work, done)
+        fb.position_at_end(work)
+        stop = fb.add(start, g)
         stop = fb.select(fb.icmp_signed("<", stop, n), stop, n)
-        with fb.if_then(fb.icmp_signed("<", start, stop)):
-            fb.call(loader, [start, stop, fbufs, ferr])
+        fb.call(loader, [start, stop, fbufs, ferr])
+        fb.branch(loop)
+        fb.position_at_end(done)
         fb.ret_void()
         gomp = mod.globals.get("GOMP_parallel") or ir.Function(
             mod, ir.FunctionType(VOID, [PTR, PTR, I32, I32]), "GOMP_parallel")
@@ -455,6 +483,7 @@ class ModuleBuilder:
         b.store(err, b.gep(data, [const(I64, 1)], source_etype=PTR))
         count = total if isinstance(total, ir.Value) else const(I64, total)
         b.store(b.inttoptr(count, PTR), b.gep(data, [const(I64, 2)], source_etype=PTR))
+        b.store(const(I64, 0), b.gep(data, [const(I64, 3)], source_etype=PTR))
         b.call(gomp, [fn, data, const(I32, 0), const(I32, 0)])
 
     def _omp(self, b, name: str) -> ir.Value:
@@ -493,6 +522,11 @@ def _depends_on(o: Node, pre: Node, own: set[int]) -> bool:
                 seen.add(i.id)
                 stack.append(i)
     return False
+
+
+def _hint(size: int) -> int:
+    """Interleave the innermost loop of kernels big enough to be worth its longer code."""
+    return INTERLEAVE if size >= PARALLEL_MIN_ELEMENTS else 0
 
 
 COLUMN_MAX = 1 << 14  # kept columns accumulated on the stack (64 KiB of float32)

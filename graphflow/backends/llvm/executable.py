@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import math
+import sys
 import threading
 from collections.abc import Sequence
 
@@ -25,6 +26,7 @@ from graphflow.ir.ops.source import ConstValue, RunContext, VarRef
 from graphflow.ir.shapes import fmt
 
 ALIGN = 64
+SPARE_OUTPUTS = 2  # memory blocks kept per output for reuse (a training loop feeds outputs back)
 CODEGEN_VERSION = "1"
 
 
@@ -184,6 +186,9 @@ class LLVMExecutable(Executable):
         self._inputs = [b for b in plan.buffers if b.kind == "input"]
         self._hosts = [b for b in plan.buffers if b.kind == "host"]
         self._fresh = [b for b in plan.buffers if b.kind in ("out", "fresh")]
+        # the memory behind the outputs of the previous call, per fresh buffer: reused when the
+        # caller has dropped every array that views it (no page faults or zeroing per call)
+        self._spare: dict[int, list[np.ndarray]] = {}
         self._assigns = [(plan.buffer_of[n.id], n.attrs["var"]) for n in plan.graph.nodes
                          if n.op.name == "assign" and n.id in plan.buffer_of]
 
@@ -205,13 +210,36 @@ class LLVMExecutable(Executable):
             for buf in self._hosts:
                 self._set(buf.index, _host_value(buf.node, ctx))
             for buf in self._fresh:
-                self._set(buf.index, aligned_empty(buf.node.shape, buf.node.dtype.np))
-            status = self._entry(self._table_addr, self._cb_addr)
-            if status:
-                self._raise(status)
-            for index, var in self._assigns:
-                state[var] = self._arrays[index]
-            return self._outputs()
+                self._set(buf.index, self._output_buffer(buf))
+            try:
+                status = self._entry(self._table_addr, self._cb_addr)
+                if status:
+                    self._raise(status)
+                for index, var in self._assigns:
+                    state[var] = self._arrays[index]
+                return self._outputs()
+            finally:
+                for buf in self._fresh:  # only the caller keeps outputs alive
+                    self._arrays[buf.index] = None
+
+    def _output_buffer(self, buf) -> np.ndarray:
+        """An aligned array for an output: the memory of an earlier call's output when nothing
+        outside this executable references it any more (its refcount is the pool's alone), else
+        new memory. Reuse saves the page faults and zeroing of fresh pages on every call."""
+        node = buf.node
+        nbytes = math.prod(node.shape) * node.dtype.itemsize
+        pool = self._spare.setdefault(buf.index, [])
+        for raw in pool:
+            # references: the pool list, the loop variable and getrefcount's argument
+            if sys.getrefcount(raw) == 3:
+                off = (-address(raw)) % ALIGN
+                return raw[off:off + nbytes].view(node.dtype.np).reshape(node.shape)
+        arr = aligned_empty(node.shape, node.dtype.np)
+        if nbytes:
+            if len(pool) >= SPARE_OUTPUTS:
+                pool.pop(0)
+            pool.append(arr.base)
+        return arr
 
     def _outputs(self) -> list[np.ndarray]:
         plan = self.plan

@@ -135,9 +135,8 @@ def _tanh(b, x):
     e = _exp_small_range(b, fcall(b, "minnum", b.fmul(ax, _c(2.0)), _c(20.0)))
     big = b.fsub(_c(1.0), b.fdiv(_c(2.0), b.fadd(e, _c(1.0))))
     big = fcall(b, "copysign", big, x)
-    small = b.select(b.fcmp_ordered("==", x, _c(0.0)), x, small)  # keep the sign of zero
-    r = b.select(b.fcmp_ordered("<", ax, _c(0.625)), small, big)
-    return b.select(b.fcmp_unordered("uno", x, x), x, r)
+    # the small branch keeps the sign of zero (p*z*x + x is -0 for -0) and passes NaN through
+    return b.select(b.fcmp_unordered("ult", ax, _c(0.625)), small, big)
 
 
 @_math("sigmoid")
