@@ -183,9 +183,45 @@ def test_one_module_one_entry_point():
     text = ModuleBuilder(plan).build()
     public = [line for line in text.splitlines() if line.startswith("define") and "internal" not in line]
     assert len(public) == 1 and ENTRY in public[0]
-    # the large map goes through the OpenMP runtime; the 10-element one stays on one core (and so
+    # the large map goes through the thread pool; the 10-element one stays on one core (and so
     # does the reduction to a scalar, which has no rows to split)
-    assert text.count("call void @\"GOMP_parallel\"") == 1
+    assert text.count("call void @\"gf_parallel\"") == 1
+
+
+def test_thread_pool_concurrent_callers_and_many_jobs():
+    """Parallel kernels from several Python threads at once (one gets the pool, the others run on
+    their own thread) and many jobs in a row all produce every chunk exactly once."""
+    import threading
+
+    from graphflow.backends.llvm import pool
+
+    assert pool.workers() >= 0
+    n = (1 << 19) + 37  # not a multiple of the chunk size
+    x = inp("x", (n,))
+    ex = llvm().compile(Graph([ops.add(ops.mul(x, 2.0), 1.0)], [x]))
+    rows = inp("r", (700, 1031))
+    sm = llvm().compile(Graph([ops.softmax(rows, -1)], [rows]))
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(n, dtype=np.float32)
+    m = rng.standard_normal((700, 1031), dtype=np.float32)
+    want_sm = np.exp(m - m.max(1, keepdims=True))
+    want_sm /= want_sm.sum(1, keepdims=True)
+    errors = []
+
+    def worker(k: int) -> None:
+        try:
+            for j in range(12):
+                got = ex.run([a + np.float32(k + j)])[0]
+                np.testing.assert_allclose(got, 2 * (a + np.float32(k + j)) + 1, rtol=1e-6)
+                np.testing.assert_allclose(sm.run([m])[0], want_sm, rtol=2e-5, atol=1e-7)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
 
 
 # --- inputs and outputs -------------------------------------------------------------------------

@@ -11,7 +11,7 @@ How a graph runs (one module per graph, one native entry point):
   (`indexing.py`: affine forms, so reshapes are free), and the lowering table (`lowering.py`,
   one entry per (op, dtype kind)); float32 transcendentals come from `mathlib.py` as branch-free,
   vectorisable IR.
-- `codegen.py` emits one function per unit, an OpenMP (`GOMP_parallel`) driver for large ones,
+- `codegen.py` emits one function per unit, a thread-pool task (`pool.py`) for large ones,
   and `gf_main(buffers, callback) -> status`, which runs every unit in order.
 - `executable.py` validates inputs, allocates fresh aligned outputs, calls `gf_main` once and
   turns a status into an exception naming the op and the user's line; `cache.py` keeps compiled

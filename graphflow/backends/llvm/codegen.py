@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import llvmlite.ir as ir
 
-from graphflow.backends.llvm import jit
+from graphflow.backends.llvm import jit, pool
 from graphflow.backends.llvm.emit import (
     F32,
     F64,
@@ -41,7 +41,7 @@ from graphflow.ir.graph import Node
 
 ENTRY = "gf_main"
 CALLBACK_ERROR = 255
-GRAIN_ELEMENTS = 1 << 15  # elements per chunk a thread takes at a time in a parallel kernel
+GRAIN_ELEMENTS = 1 << 15  # elements per chunk a thread claims at a time in a parallel kernel
 BLAS_SERIAL_MACS = 1 << 24  # products smaller than this run BLAS on the calling thread only
 VOID = ir.VoidType()
 
@@ -424,7 +424,7 @@ class ModuleBuilder:
         bufs, cb = main.args
         b = ir.IRBuilder(main.append_basic_block("entry"))
         err = b.bitcast(b.alloca(I32), PTR)
-        data = b.alloca(PTR, size=const(I32, 4))
+        data = b.alloca(PTR, size=const(I32, 2))
         b.store(const(I32, 0), err)
         cb_type = ir.FunctionType(I32, [I32])
         for k, unit in enumerate(self.plan.units):
@@ -437,7 +437,7 @@ class ModuleBuilder:
             work = max((numel(o.shape) for o in unit.outputs), default=0)
             if unit.kind == REDUCE:
                 work = max(work, numel(unit.reds[0].inputs[0].shape))
-            if jit.has_gomp() and unit.kind != MATMUL and total >= 2 and work >= PARALLEL_MIN_ELEMENTS:
+            if unit.kind != MATMUL and total >= 2 and work >= PARALLEL_MIN_ELEMENTS:
                 self._parallel(b, loader, bufs, err, data, total, max(1, -(-GRAIN_ELEMENTS * total // work)))
             else:
                 b.call(loader, [const(I64, 0), const(I64, total), bufs, err])
@@ -449,42 +449,22 @@ class ModuleBuilder:
         return with_loop_hints(str(mod))
 
     def _parallel(self, b, loader, bufs, err, data, total: int, grain: int) -> None:
-        """GOMP_parallel over [0, total): threads take chunks of `grain` iterations from a shared
-        counter until none are left, so a thread that lost its core to another process (the
-        cores are shared) does not hold the others back the way a fixed split would."""
+        """Run the unit over [0, total) on the thread pool (`pool.py`), `grain` iterations per
+        chunk: a task(lo, hi, data) trampoline loads the buffer table and error slot."""
         mod = self.module
-        name = f"{loader.name}_omp"
-        fn = ir.Function(mod, ir.FunctionType(VOID, [PTR]), name)
+        fn = ir.Function(mod, pool.TASK, f"{loader.name}_task")
         fn.linkage = "internal"
         fb = ir.IRBuilder(fn.append_basic_block("entry"))
-        p = fn.args[0]
+        p = fn.args[2]
         fbufs = fb.load(fb.gep(p, [const(I64, 0)], source_etype=PTR), typ=PTR)
         ferr = fb.load(fb.gep(p, [const(I64, 1)], source_etype=PTR), typ=PTR)
-        n = fb.ptrtoint(fb.load(fb.gep(p, [const(I64, 2)], source_etype=PTR), typ=PTR), I64)
-        counter = fb.gep(p, [const(I64, 3)], source_etype=PTR)
-        g = const(I64, grain)
-        loop = fn.append_basic_block("grab")
-        work = fn.append_basic_block("work")
-        done = fn.append_basic_block("done")
-        fb.branch(loop)
-        fb.position_at_end(loop)
-        start = fb.atomic_rmw("add", counter, g, "monotonic")
-        fb.cbranch(fb.icmp_signed("<", start, n), work, done)
-        fb.position_at_end(work)
-        stop = fb.add(start, g)
-        stop = fb.select(fb.icmp_signed("<", stop, n), stop, n)
-        fb.call(loader, [start, stop, fbufs, ferr])
-        fb.branch(loop)
-        fb.position_at_end(done)
+        fb.call(loader, [fn.args[0], fn.args[1], fbufs, ferr])
         fb.ret_void()
-        gomp = mod.globals.get("GOMP_parallel") or ir.Function(
-            mod, ir.FunctionType(VOID, [PTR, PTR, I32, I32]), "GOMP_parallel")
+        par = mod.globals.get(pool.SYMBOL) or ir.Function(mod, ir.FunctionType(VOID, [PTR, PTR, I64, I64]),
+                                                          pool.SYMBOL)
         b.store(bufs, b.gep(data, [const(I64, 0)], source_etype=PTR))
         b.store(err, b.gep(data, [const(I64, 1)], source_etype=PTR))
-        count = total if isinstance(total, ir.Value) else const(I64, total)
-        b.store(b.inttoptr(count, PTR), b.gep(data, [const(I64, 2)], source_etype=PTR))
-        b.store(const(I64, 0), b.gep(data, [const(I64, 3)], source_etype=PTR))
-        b.call(gomp, [fn, data, const(I32, 0), const(I32, 0)])
+        b.call(par, [fn, data, const(I64, total), const(I64, grain)])
 
     def _omp(self, b, name: str) -> ir.Value:
         fn = self.module.globals.get(name) or ir.Function(self.module, ir.FunctionType(I32, []), name)

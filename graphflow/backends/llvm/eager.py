@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import llvmlite.ir as ir
 import numpy as np
 
-from graphflow.backends.llvm import cache, jit
+from graphflow.backends.llvm import cache, jit, pool
 from graphflow.backends.llvm.codegen import VOID, for_range
 from graphflow.backends.llvm.emit import I32, I64, PTR, compute_type, const, load_value, storage_type, store_value
 from graphflow.backends.llvm.executable import _CODE_DIGEST, address, contiguous
@@ -127,41 +127,29 @@ def _entry(mod: ir.Module) -> tuple[ir.Function, ir.IRBuilder]:
 
 
 def _parallel(mod: ir.Module, b: ir.IRBuilder, body: ir.Function, n: ir.Value, args: list[ir.Value]) -> None:
-    """Run body(lo, hi, *args) over [0, n), split over the cores when n is large."""
-    shim = ir.Function(mod, ir.FunctionType(VOID, [PTR]), "gf_eager_omp")
-    shim.linkage = "internal"
-    sb = ir.IRBuilder(shim.append_basic_block("entry"))
-    data = shim.args[0]
-    vals = [sb.load(sb.gep(data, [const(I64, k)], source_etype=I64), typ=I64) for k in range(1 + len(args))]
-    total = vals[0]
-    tid = sb.sext(_omp(mod, sb, "omp_get_thread_num"), I64)
-    nth = sb.sext(_omp(mod, sb, "omp_get_num_threads"), I64)
-    chunk = sb.sdiv(sb.add(total, sb.sub(nth, const(I64, 1))), nth)
-    chunk = sb.mul(sb.sdiv(sb.add(chunk, const(I64, 63)), const(I64, 64)), const(I64, 64))
-    start = sb.mul(tid, chunk)
-    stop = sb.add(start, chunk)
-    stop = sb.select(sb.icmp_signed("<", stop, total), stop, total)
-    rest = [v if a.type == I64 else sb.inttoptr(v, PTR) for v, a in zip(vals[1:], args)]
-    with sb.if_then(sb.icmp_signed("<", start, stop)):
-        sb.call(body, [start, stop] + rest)
+    """Run body(lo, hi, *args) over [0, n), on the thread pool when n is large."""
+    task = ir.Function(mod, pool.TASK, "gf_eager_task")
+    task.linkage = "internal"
+    sb = ir.IRBuilder(task.append_basic_block("entry"))
+    data = task.args[2]
+    vals = [sb.load(sb.gep(data, [const(I64, k)], source_etype=I64), typ=I64) for k in range(len(args))]
+    rest = [v if a.type == I64 else sb.inttoptr(v, PTR) for v, a in zip(vals, args)]
+    sb.call(body, [task.args[0], task.args[1]] + rest)
     sb.ret_void()
-    gomp = mod.globals.get("GOMP_parallel") or ir.Function(mod, ir.FunctionType(VOID, [PTR, PTR, I32, I32]),
-                                                          "GOMP_parallel")
+    par = mod.globals.get(pool.SYMBOL) or ir.Function(mod, ir.FunctionType(VOID, [PTR, PTR, I64, I64]),
+                                                      pool.SYMBOL)
     big = b.icmp_signed(">=", n, const(I64, PARALLEL))
     with b.if_else(big) as (then, otherwise):
         with then:
-            slot = b.alloca(I64, size=const(I32, 2 + len(args)))
-            words = [n] + [a if a.type == I64 else b.ptrtoint(a, I64) for a in args]
+            slot = b.alloca(I64, size=const(I32, max(1, len(args))))
+            words = [a if a.type == I64 else b.ptrtoint(a, I64) for a in args]
             for k, w in enumerate(words):
                 b.store(w, b.gep(slot, [const(I64, k)], source_etype=I64))
-            b.call(gomp, [shim, slot, const(I32, 0), const(I32, 0)])
+            # about 32 chunks, each a multiple of 64 iterations (whole cache lines of output)
+            grain = b.mul(b.add(b.udiv(n, const(I64, 32 * 64)), const(I64, 1)), const(I64, 64))
+            b.call(par, [task, slot, n, grain])
         with otherwise:
             b.call(body, [const(I64, 0), n] + args)
-
-
-def _omp(mod, b, name):
-    fn = mod.globals.get(name) or ir.Function(mod, ir.FunctionType(I32, []), name)
-    return b.call(fn, [])
 
 
 def _build_elementwise(op: OpDef, dtypes, attrs, out: TensorType) -> ir.Module:

@@ -134,6 +134,9 @@ class LoadedObject:
 
     def __init__(self, obj: bytes):
         _init()
+        from graphflow.backends.llvm import pool
+
+        pool.ensure()  # generated code links against its gf_parallel
         with _lock:
             backing = llvm.parse_assembly("")
             backing.triple = llvm.get_process_triple()
