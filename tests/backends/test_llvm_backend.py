@@ -510,3 +510,23 @@ def test_scatter_add_accumulates_repeats_and_checks_bounds():
     np.testing.assert_allclose(ex.run([a, i, s])[0], numpy_run(g, [a, i, s])[0], rtol=1e-6)
     with pytest.raises(IndexError, match="scatter_add"):
         ex.run([a, np.full((3, 5), 4), s])
+
+
+@pytest.mark.parametrize("shapes, ta, tb", [
+    (((3, 70, 130), (3, 130, 150)), False, False),  # batched, split over N (150 > 70), ragged tiles
+    (((300, 77), (77, 90)), False, False),  # split over M
+    (((77, 300), (90, 77)), True, True),  # both operands transposed views feeding BLAS
+    (((64, 784), (64, 256)), True, False),  # the MLP's weight gradient: x^T @ g
+])
+def test_matmul_tiles_on_the_pool_match_numpy(shapes, ta, tb):
+    """Products big enough to be split into tiles of C, run as single-threaded BLAS calls on the
+    thread pool: every tile lands in its place (offsets for transposed operands and batches)."""
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal(s, dtype=np.float32) for s in shapes]
+    a_, b_ = inp("a", shapes[0]), inp("b", shapes[1])
+    left = ops.transpose(a_, -1, -2) if ta else a_
+    right = ops.transpose(b_, -1, -2) if tb else b_
+    got = llvm().compile(Graph([ops.matmul(left, right)], [a_, b_])).run(arrays)[0]
+    x = np.swapaxes(arrays[0], -1, -2) if ta else arrays[0]
+    y = np.swapaxes(arrays[1], -1, -2) if tb else arrays[1]
+    np.testing.assert_allclose(got, np.matmul(x.astype(np.float64), y), rtol=1e-4, atol=1e-4)

@@ -42,7 +42,12 @@ from graphflow.ir.graph import Node
 ENTRY = "gf_main"
 CALLBACK_ERROR = 255
 GRAIN_ELEMENTS = 1 << 15  # elements per chunk a thread claims at a time in a parallel kernel
-BLAS_SERIAL_MACS = 1 << 24  # products smaller than this run BLAS on the calling thread only
+BLAS_PARALLEL_MACS = 1 << 20  # smaller products: one BLAS call on the calling thread
+BLAS_OWN_THREADS_MACS = 1 << 40  # larger products: one call on OpenBLAS's own threads (measured
+# slower than the pool's tiles, which keep working when a core is taken by another process)
+BLAS_BIG_MACS = 1 << 26
+TILES_PER_THREAD = 4  # tiles per pool thread (dynamic claiming evens out a thread without a core)
+TILE_MIN = 16
 VOID = ir.VoidType()
 
 
@@ -99,6 +104,7 @@ class ModuleBuilder:
         self.module = ir.Module(name="graphflow")
         self.module.triple = jit.triple()
         self.sources: list[str] = []
+        self._tiled: set[str] = set()  # BLAS units split into tiles for the thread pool
 
     # -- per unit ------------------------------------------------------------------------------
     def _params(self, unit: Unit) -> list[Node]:
@@ -370,26 +376,51 @@ class ModuleBuilder:
                 VOID, [I32, I32, I32, I64, I64, I64, ft, PTR, I64, PTR, I64, ft, PTR, I64]), fname)
             lda = M if ta else K
             ldb = K if tb else N
+            macs = nb * M * N * K
+            # the pool runs tiles of C (whole products, or blocks of the longer of M and N), each a
+            # single-threaded BLAS call; OpenBLAS's own threads only for very large products
+            split_m = M >= N
+            dim = M if split_m else N
+            own_threads = macs >= BLAS_OWN_THREADS_MACS
+            per_thread = TILES_PER_THREAD if macs < BLAS_BIG_MACS else 2  # big tiles pack less
+            tiles_wanted = 1 if macs < BLAS_PARALLEL_MACS or own_threads else per_thread * pool.threads()
+            per = _ceil(tiles_wanted, nb)  # tiles per product
+            size = max(TILE_MIN, _ceil(_ceil(dim, per), TILE_MIN) * TILE_MIN)
+            per = _ceil(dim, size)
+            total = nb * per
 
-            def call(i, acc):
+            def tile(t, acc):
+                i = b.sdiv(t, const(I64, per))
+                j = b.srem(t, const(I64, per))
+                start = b.mul(j, const(I64, size))
+                extent = b.sub(const(I64, dim), start)
+                extent = b.select(b.icmp_signed("<", extent, const(I64, size)), extent, const(I64, size))
                 off_a = b.mul(i, const(I64, M * K))
                 off_b = b.mul(i, const(I64, K * N))
                 off_c = b.mul(i, const(I64, M * N))
+                if split_m:  # rows of A (columns when A is transposed) and of C
+                    off_a = b.add(off_a, start if ta else b.mul(start, const(I64, K)))
+                    off_c = b.add(off_c, b.mul(start, const(I64, N)))
+                    rows, cols = extent, const(I64, N)
+                else:  # columns of B (rows when B is transposed) and of C
+                    off_b = b.add(off_b, b.mul(start, const(I64, K)) if tb else start)
+                    off_c = b.add(off_c, start)
+                    rows, cols = const(I64, M), extent
                 b.call(fn, [const(I32, 101), const(I32, 112 if ta else 111), const(I32, 112 if tb else 111),
-                            const(I64, M), const(I64, N), const(I64, K), const(ft, 1.0),
+                            rows, cols, const(I64, K), const(ft, 1.0),
                             b.gep(ptrs[pa.id], [off_a], source_etype=ft), const(I64, max(lda, 1)),
                             b.gep(ptrs[pb.id], [off_b], source_etype=ft), const(I64, max(ldb, 1)),
                             const(ft, 0.0), b.gep(out, [off_c], source_etype=ft), const(I64, max(N, 1))])
-            small = M * N * K < BLAS_SERIAL_MACS
-            with b.if_then(b.icmp_signed("<", lo, hi)):
-                if small:  # OpenBLAS's thread hand-off costs more than a small product
-                    setn = self.module.globals.get("openblas_set_num_threads_local") or ir.Function(
-                        self.module, ir.FunctionType(I32, [I32]), "openblas_set_num_threads_local")
-                    prev = b.call(setn, [const(I32, 1)])
-                for_range(b, const(I64, 0), const(I64, nb), call)
-                if small:
-                    b.call(setn, [prev])
-            return 1
+            if not own_threads:  # OpenBLAS's thread hand-off costs more than these products
+                setn = self.module.globals.get("openblas_set_num_threads_local") or ir.Function(
+                    self.module, ir.FunctionType(I32, [I32]), "openblas_set_num_threads_local")
+                prev = b.call(setn, [const(I32, 1)])
+            for_range(b, lo, hi, tile)
+            if not own_threads:
+                b.call(setn, [prev])
+            if total > 1:
+                self._tiled.add(unit.name)
+            return total
         # any dtype: out[.., i, j] = sum_k a[.., i, k] * b[.., k, j], operands through the evaluator
         acc_t, ident, combine = reduction("reduce_sum", d)
         mul = TABLE[("mul", d.kind if d.kind != "b" else "i")]
@@ -437,7 +468,9 @@ class ModuleBuilder:
             work = max((numel(o.shape) for o in unit.outputs), default=0)
             if unit.kind == REDUCE:
                 work = max(work, numel(unit.reds[0].inputs[0].shape))
-            if unit.kind != MATMUL and total >= 2 and work >= PARALLEL_MIN_ELEMENTS:
+            if unit.name in self._tiled:
+                self._parallel(b, loader, bufs, err, data, total, 1)
+            elif unit.kind != MATMUL and total >= 2 and work >= PARALLEL_MIN_ELEMENTS:
                 self._parallel(b, loader, bufs, err, data, total, max(1, -(-GRAIN_ELEMENTS * total // work)))
             else:
                 b.call(loader, [const(I64, 0), const(I64, total), bufs, err])
@@ -502,6 +535,10 @@ def _depends_on(o: Node, pre: Node, own: set[int]) -> bool:
                 seen.add(i.id)
                 stack.append(i)
     return False
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
 
 
 def _hint(size: int) -> int:
