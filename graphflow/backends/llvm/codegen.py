@@ -52,22 +52,27 @@ VOID = ir.VoidType()
 
 
 INTERLEAVE = 4  # vector iterations in flight in a hot inner loop (its chains are long: exp, tanh)
-_HINT = "gf.interleave."
+SCALAR_TRIPS = 16  # loops with fewer (constant) iterations are not vectorised: saves compile time
+_HINT = "gf.loop."
+_HINTS = {
+    "interleave": lambda n: f'!{{!"llvm.loop.interleave.count", i32 {n}}}',
+    "scalar": lambda n: '!{!"llvm.loop.vectorize.width", i32 1}, !{!"llvm.loop.interleave.count", i32 1}',
+}
 
 
 def with_loop_hints(text: str) -> str:
-    """Turn the placeholder metadata `for_range(..., interleave=n)` leaves into LLVM loop IDs
-    (self-referential distinct nodes, which llvmlite.ir cannot build)."""
-    return re.sub(r'^(![0-9]+) = !\{ *!"' + re.escape(_HINT) + r'([0-9]+)\.[0-9]+" *\}$',
-                  lambda m: f'{m[1]} = distinct !{{{m[1]}, !{{!"llvm.loop.interleave.count", i32 {m[2]}}}}}',
-                  text, flags=re.M)
+    """Turn the placeholder metadata `for_range` leaves into LLVM loop IDs (self-referential
+    distinct nodes, which llvmlite.ir cannot build)."""
+    return re.sub(r'^(![0-9]+) = !\{ *!"' + re.escape(_HINT) + r'([a-z]+)\.([0-9]+)\.[0-9]+" *\}$',
+                  lambda m: f'{m[1]} = distinct !{{{m[1]}, {_HINTS[m[2]](m[3])}}}', text, flags=re.M)
 
 
 def for_range(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, body: Callable, init: ir.Value | None = None,
               interleave: int = 0):
     """Emit `for i in [lo, hi)`; body(i, acc) returns the next acc (when `init` is given).
     Returns the final acc (or None). `interleave` > 1 asks the vectoriser for that many vector
-    iterations in flight (independent dependency chains hide latency)."""
+    iterations in flight (independent dependency chains hide latency); a loop with a few constant
+    iterations is left scalar (vectorising it costs compile time and gains nothing)."""
     fn = b.function
     entry = b.block
     body_bb = fn.append_basic_block("loop")
@@ -87,8 +92,14 @@ def for_range(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, body: Callable, init:
     if acc is not None:
         acc.add_incoming(new, latch)
     latch_br = b.cbranch(b.icmp_signed("<", nxt, hi), body_bb, exit_bb)
+    hint = None
     if interleave > 1:
-        latch_br.set_metadata("llvm.loop", b.module.add_metadata([ir.MetaDataString(b.module, f"{_HINT}{interleave}.{len(b.module.metadata)}")]))
+        hint = f"interleave.{interleave}"
+    elif isinstance(lo, ir.Constant) and isinstance(hi, ir.Constant) and hi.constant - lo.constant < SCALAR_TRIPS:
+        hint = "scalar.1"
+    if hint:
+        tag = f"{_HINT}{hint}.{len(b.module.metadata)}"
+        latch_br.set_metadata("llvm.loop", b.module.add_metadata([ir.MetaDataString(b.module, tag)]))
     b.position_at_end(exit_bb)
     if init is None:
         return None

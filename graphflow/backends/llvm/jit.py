@@ -90,7 +90,7 @@ def triple() -> str:
     return llvm.get_process_triple()
 
 
-def compile_ir(text: str, speed_level: int = 3, light: bool = False) -> bytes:
+def compile_ir(text: str, speed_level: int = 3, light: bool = False, optimise: bool = True) -> bytes:
     """Parse, optimise (O3 with loop and SLP vectorisation) and emit native object code. `light`
     turns loop unrolling and interleaving off: half the compile time, for graphs whose kernels
     are too small for them to pay."""
@@ -101,6 +101,8 @@ def compile_ir(text: str, speed_level: int = 3, light: bool = False) -> bytes:
         tm = target_machine()
         mod.data_layout = str(tm.target_data)
         mod.verify()
+        if not optimise:  # hand-written runtime code: instruction selection is all it needs
+            return tm.emit_object(mod)
         pto = llvm.create_pipeline_tuning_options(speed_level=speed_level)
         pto.loop_vectorization = True
         pto.slp_vectorization = True

@@ -186,7 +186,7 @@ def _start() -> None:
     key = "pool-" + hashlib.sha256((text + jit.fingerprint()).encode()).hexdigest()
     obj = cache.get(key)
     if obj is None:
-        obj = jit.compile_ir(text, light=True)
+        obj = jit.compile_ir(text, optimise=False)
         cache.put(key, obj)
     loaded = jit.LoadedObject(obj)
     llvm.add_symbol(SYMBOL, loaded.address(SYMBOL))
