@@ -530,3 +530,22 @@ def test_matmul_tiles_on_the_pool_match_numpy(shapes, ta, tb):
     x = np.swapaxes(arrays[0], -1, -2) if ta else arrays[0]
     y = np.swapaxes(arrays[1], -1, -2) if tb else arrays[1]
     np.testing.assert_allclose(got, np.matmul(x.astype(np.float64), y), rtol=1e-4, atol=1e-4)
+
+
+def test_output_memory_reused_only_when_the_caller_dropped_it(small_exec):
+    """Outputs are recycled across calls only when no array (or view of one) the caller holds
+    still refers to their memory; a kept view keeps its values."""
+    _, ex = small_exec
+    a = np.ones((4, 6), np.float32)
+    addr = ex.run([a, a])[0].ctypes.data  # dropped at once
+    again = ex.run([a * 2, a])[0]
+    assert again.ctypes.data == addr  # the dropped memory came back
+    view = again[1:]
+    del again
+    kept = view.copy()
+    third = ex.run([a * 5, a])[0]
+    assert not np.shares_memory(third, view)
+    np.testing.assert_array_equal(view, kept)
+    fourth = ex.run([a * 7, a])[0]  # two outputs alive: a third block
+    assert not np.shares_memory(fourth, third) and not np.shares_memory(fourth, view)
+    np.testing.assert_array_equal(third, np.full((4, 6), 11, np.float32))

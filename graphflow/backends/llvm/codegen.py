@@ -42,11 +42,11 @@ from graphflow.ir.graph import Node
 ENTRY = "gf_main"
 CALLBACK_ERROR = 255
 GRAIN_ELEMENTS = 1 << 15  # elements per chunk a thread claims at a time in a parallel kernel
-BLAS_PARALLEL_MACS = 1 << 20  # smaller products: one BLAS call on the calling thread
+BLAS_PARALLEL_MACS = 1 << 22  # smaller products: one BLAS call on the calling thread
 BLAS_OWN_THREADS_MACS = 1 << 40  # larger products: one call on OpenBLAS's own threads (measured
 # slower than the pool's tiles, which keep working when a core is taken by another process)
 BLAS_BIG_MACS = 1 << 26
-TILES_PER_THREAD = 4  # tiles per pool thread (dynamic claiming evens out a thread without a core)
+TILES_PER_THREAD = 1  # tiles per pool thread for mid-sized products (more cost packing than they balance)
 TILE_MIN = 16
 VOID = ir.VoidType()
 

@@ -160,8 +160,8 @@ class LLVMExecutable(Executable):
     def _prepare(self) -> None:
         plan = self.plan
         nb = len(plan.buffers)
-        self._table = np.zeros(max(nb, 1), dtype=np.uint64)
-        self._table_addr = address(self._table)
+        self._table = (ctypes.c_uint64 * max(nb, 1))()  # item stores are cheaper than NumPy's
+        self._table_addr = ctypes.addressof(self._table)
         self._arrays: list[np.ndarray | None] = [None] * nb
         offsets, total = [], 0
         for buf in plan.buffers:
@@ -186,9 +186,12 @@ class LLVMExecutable(Executable):
         self._inputs = [b for b in plan.buffers if b.kind == "input"]
         self._hosts = [b for b in plan.buffers if b.kind == "host"]
         self._fresh = [b for b in plan.buffers if b.kind in ("out", "fresh")]
-        # the memory behind the outputs of the previous call, per fresh buffer: reused when the
-        # caller has dropped every array that views it (no page faults or zeroing per call)
-        self._spare: dict[int, list[np.ndarray]] = {}
+        # the hot path's view of the buffers, computed once
+        self._in_specs = [(b.index, b.pos, b.node.dtype.np, tuple(b.node.shape), b.node) for b in self._inputs]
+        self._out_specs = [(b.index, b.node.dtype.np, tuple(b.node.shape)) for b in self._fresh]
+        # the outputs of earlier calls, per fresh buffer, as [memory, array, address]: reused
+        # when the caller has dropped every array that views it (no page faults or zeroing)
+        self._spare: dict[int, list[list]] = {}
         self._assigns = [(plan.buffer_of[n.id], n.attrs["var"]) for n in plan.graph.nodes
                          if n.op.name == "assign" and n.id in plan.buffer_of]
 
@@ -202,15 +205,26 @@ class LLVMExecutable(Executable):
         if len(inputs) != len(graph.inputs):
             raise GraphError(f"graph takes {len(graph.inputs)} inputs, got {len(inputs)}")
         state = state if state is not None else {}
+        table, arrays = self._table, self._arrays
         with self._lock:
-            for buf in self._inputs:
-                self._set(buf.index, _check_input(buf.node, inputs[buf.pos], buf.pos))
+            for index, pos, dt, shape, node in self._in_specs:
+                arr = inputs[pos]
+                # the common case checked inline; anything else goes through the full check
+                if not (type(arr) is np.ndarray and arr.dtype == dt and arr.shape == shape
+                        and arr.flags.c_contiguous):
+                    arr = _check_input(node, arr, pos)
+                addr = address(arr) if arr.size else 0
+                if addr % arr.itemsize:
+                    arr = contiguous(arr)
+                    addr = address(arr)
+                arrays[index] = arr
+                table[index] = addr
             ctx = RunContext(state=state, bindings=bindings)
             self._ctx = ctx
             for buf in self._hosts:
                 self._set(buf.index, _host_value(buf.node, ctx))
-            for buf in self._fresh:
-                self._set(buf.index, self._output_buffer(buf))
+            for index, dt, shape in self._out_specs:
+                arrays[index], table[index] = self._output_buffer(index, dt, shape)
             try:
                 status = self._entry(self._table_addr, self._cb_addr)
                 if status:
@@ -222,24 +236,25 @@ class LLVMExecutable(Executable):
                 for buf in self._fresh:  # only the caller keeps outputs alive
                     self._arrays[buf.index] = None
 
-    def _output_buffer(self, buf) -> np.ndarray:
-        """An aligned array for an output: the memory of an earlier call's output when nothing
-        outside this executable references it any more (its refcount is the pool's alone), else
-        new memory. Reuse saves the page faults and zeroing of fresh pages on every call."""
-        node = buf.node
-        nbytes = math.prod(node.shape) * node.dtype.itemsize
-        pool = self._spare.setdefault(buf.index, [])
-        for raw in pool:
-            # references: the pool list, the loop variable and getrefcount's argument
-            if sys.getrefcount(raw) == 3:
-                off = (-address(raw)) % ALIGN
-                return raw[off:off + nbytes].view(node.dtype.np).reshape(node.shape)
-        arr = aligned_empty(node.shape, node.dtype.np)
-        if nbytes:
-            if len(pool) >= SPARE_OUTPUTS:
-                pool.pop(0)
-            pool.append(arr.base)
-        return arr
+    def _output_buffer(self, index: int, dt: np.dtype, shape: tuple) -> tuple[np.ndarray, int]:
+        """An aligned array for an output and its address: an earlier call's output when nothing
+        outside this executable references it or its memory any more (refcounts are the pool's
+        alone), else new memory. Reuse saves the page faults and zeroing of fresh pages."""
+        pool = self._spare.get(index)
+        if pool is None:
+            pool = self._spare[index] = []
+        for entry in pool:
+            # the memory: the entry, the array's base and the argument; the array: entry, argument
+            if sys.getrefcount(entry[0]) == 3 and sys.getrefcount(entry[1]) == 2:
+                return entry[1], entry[2]
+        arr = aligned_empty(shape, dt)
+        if not arr.size:
+            return arr, 0
+        if len(pool) >= SPARE_OUTPUTS:
+            pool.pop(0)
+        addr = address(arr)
+        pool.append([arr.base, arr, addr])
+        return arr, addr
 
     def _outputs(self) -> list[np.ndarray]:
         plan = self.plan
