@@ -23,8 +23,9 @@ import numpy as np
 
 from graphflow.eager.grad_mode import no_grad
 from graphflow.eager.tensor import Tensor
-from graphflow.ir.bind import handler_of
+from graphflow.ir.bind import DYNAMIC, handler_of
 from graphflow.ir.shapes import fmt
+from graphflow.optim import fused
 
 __all__ = ["Optimizer", "write", "required", "zeros_of", "step_zero"]
 
@@ -51,8 +52,15 @@ class Optimizer:
     """Base class: `Optimizer(params, defaults)` with params an iterable of tensors or of dicts
     (parameter groups, each overriding some defaults)."""
 
+    # eager steps run each group's update as one compiled graph (`graphflow.optim.fused`) when
+    # `_fusable`; `_fused_inputs` names the hyper-parameters fed at run time instead of compiled in
+    _fusable = False
+    _fused_inputs: tuple[str, ...] = ()
+
     def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
+        self._fused_plans: dict[tuple, Any] = {}
+        self._fused_compiles = 0
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
@@ -124,13 +132,17 @@ class Optimizer:
                 loss = closure()
         with no_grad():
             for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
+                params = [p for p in group["params"] if p.grad is not None]
+                for p in params:
                     state = self.state.setdefault(p, {})
                     for key, initial in self._state_spec(group, p).items():
                         if key not in state:
                             state[key] = Tensor(initial)
+                if params and self._fusable and not DYNAMIC and fused.eligible(params) and \
+                        fused.step_group(self, group, params):
+                    continue
+                for p in params:
+                    state = self.state[p]
                     new = self._update(group, p, p.grad, state)
                     self._store(p, state, new)
         return loss

@@ -14,6 +14,9 @@ class SGD(Optimizer):
     """torch.optim.SGD: buf = momentum * buf + (1 - dampening) * g (buf = g on the first step);
     p -= lr * (g + momentum * buf if nesterov else buf)."""
 
+    _fusable = True
+    _fused_inputs = ("lr",)  # enters the rule only as `g * lr`: fed or literal, the same float
+
     def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False) -> None:
         if lr is not required and lr < 0.0:
