@@ -549,3 +549,24 @@ def test_output_memory_reused_only_when_the_caller_dropped_it(small_exec):
     fourth = ex.run([a * 7, a])[0]  # two outputs alive: a third block
     assert not np.shares_memory(fourth, third) and not np.shares_memory(fourth, view)
     np.testing.assert_array_equal(third, np.full((4, 6), 11, np.float32))
+
+
+def test_division_by_row_sum_uses_ieee_division_for_extreme_sums():
+    """x / sum(x) over rows multiplies by the row's reciprocal only where that reciprocal is a
+    normal number; rows whose sum is zero, subnormal, huge, infinite or NaN divide exactly."""
+    x = inp("x", (7, 37))
+    y = ops.div(x, ops.sum(x, -1, keepdim=True))
+    ex = llvm().compile(Graph([y], [x]))
+    rng = np.random.default_rng(11)
+    a = rng.uniform(0.5, 2.0, (7, 37)).astype(np.float32)
+    a[1] = np.float32(1e-40) / 37  # subnormal row: sum subnormal, 1/sum overflows
+    a[2] = 0.0  # 0/0
+    a[3, 5] = np.inf
+    a[4, 0] = np.nan
+    a[5] = np.float32(3e37)  # sum overflows to inf
+    a[6] = np.float32(1e-38)  # normal sum, tiny elements
+    got = ex.run([a])[0]
+    with np.errstate(all="ignore"):
+        want = a / a.sum(-1, keepdims=True, dtype=np.float32)
+    np.testing.assert_array_equal(got[1:6], want[1:6])  # exact where the reciprocal is not used
+    np.testing.assert_allclose(got[[0, 6]], want[[0, 6]], rtol=3e-7)

@@ -13,11 +13,13 @@ from graphflow.backends.llvm import jit, pool
 from graphflow.backends.llvm.emit import (
     F32,
     F64,
+    FP_FLAGS,
     I32,
     I64,
     PTR,
     compute_type,
     const,
+    fcall,
     load_value,
     storage_type,
     store_value,
@@ -221,8 +223,11 @@ class ModuleBuilder:
                      if not (numel(o.shape) == kept_size and (o.op.category == "reduce" or kept_size != full_size))]
         stash = _stashes(unit, full_outs, ev)
 
+        recips = _row_divisions(unit, shape, axes)
+
         def row(dims: dict) -> None:
             ev.push()
+            totals = {}
             for r in unit.reds:
                 acc_t, ident, combine = reduction(r.op.name, r.dtype)
 
@@ -233,6 +238,7 @@ class ModuleBuilder:
                         self._store(b, ptrs, stash[r.id], full.lin(), v)
                     return combine(b, acc, v)
                 total = inner(0, dims, leaf, ident)
+                totals[r.id] = total
                 if r.attrs["keepdims"]:
                     rdims = [dims[p] if p in dims else Aff() for p in range(len(shape))]
                 else:
@@ -255,7 +261,10 @@ class ModuleBuilder:
                         idx = full if o.shape == shape else Index(o.shape, lin=full.lin())
                         self._store(b, ptrs, o, full.lin(), ev.value(o, idx))
                     return None
-                inner(0, dims, lambda d, acc: leaf(d, acc), None)
+                if not recips:
+                    inner(0, dims, lambda d, acc: leaf(d, acc), None)
+                else:
+                    self._divide_by_reciprocal(b, ev, recips, totals, lambda: inner(0, dims, leaf, None))
             ev.pop()
 
         def outer(level: int, dims: dict) -> None:
@@ -277,6 +286,34 @@ class ModuleBuilder:
             return 1
         outer(0, {})
         return shape[kept[0]]
+
+    def _divide_by_reciprocal(self, b, ev: Evaluator, recips: dict, totals: dict, output_pass: Callable) -> None:
+        """Divisions by a row's reduction (softmax's sum) multiply by its reciprocal, computed once
+        per row, when that reciprocal is a normal number (the divisor's magnitude within
+        [2^-125, 2^125] for float32); the pass runs with true divisions otherwise, so zeros,
+        infinities, NaN and subnormals behave exactly as IEEE division. The product is within an
+        ulp or so of the quotient; a vector division costs ~20x a multiplication."""
+        ok, rcp = None, {}
+        for div, red in recips.items():
+            s = totals[red.id]
+            lim = 2.0 ** (125 if s.type == F32 else 1021)
+            mag = fcall(b, "fabs", s)
+            good = b.and_(b.fcmp_ordered(">=", mag, const(s.type, 1 / lim)), b.fcmp_ordered("<=", mag, const(s.type, lim)))
+            ok = good if ok is None else b.and_(ok, good)
+            rcp[div.id] = b.fdiv(const(s.type, 1.0), s, flags=FP_FLAGS)
+        with b.if_else(ok, likely=True) as (fast, slow):
+            with fast:
+                ev.push()
+                ev.overrides = {k: (lambda bb, xs, r=r: bb.fmul(xs[0], r, flags=FP_FLAGS)) for k, r in rcp.items()}
+                try:
+                    output_pass()
+                finally:
+                    ev.overrides = {}
+                    ev.pop()
+            with slow:
+                ev.push()
+                output_pass()
+                ev.pop()
 
     def _reduce_columns(self, b, ev: Evaluator, unit: Unit, lo, hi, ptrs, R: int, K: int) -> int:
         """A reduction over leading axes: for each reduced row r, accumulate x[r, k] into a
@@ -513,6 +550,32 @@ class ModuleBuilder:
     def _omp(self, b, name: str) -> ir.Value:
         fn = self.module.globals.get(name) or ir.Function(self.module, ir.FunctionType(I32, []), name)
         return b.call(fn, [])
+
+
+def _row_divisions(unit: Unit, shape: tuple, axes: tuple) -> dict[Node, Node]:
+    """Float divisions in a row-reduction unit whose divisor is one of the unit's reductions,
+    only broadcast along the reduced axes (and reshaped by size-1 dims): div node -> reduction."""
+    own = {n.id for n in unit.nodes}
+    reds = {r.id: r for r in unit.reds}
+    out: dict[Node, Node] = {}
+    for n in unit.nodes:
+        if n.op.name != "div" or n.dtype.name not in ("float32", "float64") or tuple(n.shape) != tuple(shape):
+            continue
+        d = n.inputs[1]
+        while d.id in own and d.id not in reds:
+            src = d.inputs[0] if d.inputs else None
+            if d.op.name == "broadcast_to" and tuple(d.shape) == tuple(shape):
+                lead = len(shape) - len(src.shape)
+                if any(a >= lead and src.shape[a - lead] != 1 for a in axes):
+                    break
+            elif d.op.name != "reshape" or [x for x in d.shape if x != 1] != [x for x in src.shape if x != 1]:
+                break
+            d = src
+        red = reds.get(d.id)
+        if red is not None and red.dtype == n.dtype and red.op.name in ("reduce_sum", "reduce_max", "reduce_min") \
+                and [x for x in red.shape if x != 1] == [shape[p] for p in range(len(shape)) if p not in axes and shape[p] != 1]:
+            out[n] = red
+    return out
 
 
 def _stashes(unit: Unit, full_outs: list[Node], ev: Evaluator) -> dict[int, Node]:

@@ -24,6 +24,9 @@ class Evaluator:
         self.scalars = scalars  # node id -> Python scalar (size-1 constants, inlined)
         self.raise_if = raise_if
         self.scopes: list[dict] = [{}]
+        # node id -> emission used instead of the lowering table (set around one loop by a kernel
+        # emitter that knows more, e.g. a row-invariant divisor's reciprocal)
+        self.overrides: dict[int, Callable[[ir.IRBuilder, list], ir.Value]] = {}
 
     # scopes follow loops: values made inside a loop body are not visible after it
     def push(self) -> None:
@@ -71,6 +74,8 @@ class Evaluator:
             raise Unsupported(f"{name} needed at a position its kernel did not reduce")
         if name == "assign":
             return self.value(node.inputs[0], idx)
+        if node.id in self.overrides:
+            return self.overrides[node.id](b, [self.value(i, idx) for i in node.inputs])
         rule = lowering_for(name, node.inputs[0].dtype)
         if rule is None:
             raise Unsupported(f"no lowering for {name} on {node.inputs[0].dtype.name}")
