@@ -9,6 +9,7 @@ from graphflow.ir.bind import bind
 from graphflow.ir.dtypes import int64
 from graphflow.ir.shapes import fmt
 from graphflow.ir.symbolic import Sym
+from graphflow.nn.functional.activation import fused
 from graphflow.nn.functional.sparse import concrete
 from graphflow.ops import elementwise as E
 from graphflow.ops import reductions as R
@@ -151,6 +152,15 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: Any
         raise ValueError("cross_entropy: input must have a class dimension, got a 0-D input")
     class_dim = 1 if x.ndim > 1 else 0
     c = x.shape[class_dim]
+    if t.dtype.kind in "iu" and weight is None and label_smoothing == 0.0:
+        t = unify_sizes(t, tuple(x.shape[:1]) + tuple(x.shape[2:]) if x.ndim > 1 else ())
+        _class_axis_check("cross_entropy", x, t)
+        _check_labels("cross_entropy", t, c, ignore_index)
+        out = fused("cross_entropy", lambda xv, tv: _nll(R.log_softmax(xv, class_dim), tv, None, ignore_index,
+                                                         reduction, "cross_entropy"),
+                    (x, t), (class_dim, ignore_index, reduction))
+        if out is not None:
+            return out
     logp = R.log_softmax(x, class_dim)
     if t.dtype.kind == "f":
         t = unify_sizes(t, tuple(x.shape))

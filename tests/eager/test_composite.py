@@ -1,0 +1,92 @@
+"""softmax, log_softmax and the cross-entropy core run as one cached compiled graph in eager mode
+(`graphflow.eager.composite`): cache hits and misses, values and gradients equal to the op-by-op
+primitives, and the same errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphflow as gf
+import graphflow.nn.functional as F
+from graphflow.eager import composite
+from graphflow.ops import reductions as R
+
+
+def _keys(name):
+    return {k for k in composite._CACHE if k[0] == name}
+
+
+def test_softmax_cache_hit_and_miss():
+    x = gf.randn(5, 7)
+    F.softmax(x, dim=1)
+    before = _keys("softmax")
+    plan = composite._CACHE[next(k for k in before if k[2] == ((x.dtype, (5, 7)),))]
+    F.softmax(gf.randn(5, 7), dim=1)
+    assert _keys("softmax") == before  # same signature: the cached plan
+    assert composite._CACHE[next(k for k in before if k[2] == ((x.dtype, (5, 7)),))] is plan
+    F.softmax(gf.randn(6, 7), dim=1)  # new shape
+    F.softmax(gf.randn(5, 7, dtype=gf.float64), dim=1)  # new dtype
+    F.softmax(x, dim=0)  # new axis
+    F.softmax(gf.randn(5, 7, requires_grad=True), dim=1)  # gradient needed: another plan
+    assert len(_keys("softmax") - before) == 4
+
+
+@pytest.mark.parametrize("shape,dim", [((4, 9), 1), ((4, 9), 0), ((3, 1), -1), ((2, 3, 5), 1), ((1,), 0)])
+def test_softmax_values_and_grads_match_primitives(shape, dim):
+    a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    a.reshape(-1)[0] = -np.inf if a.size > 1 else a.reshape(-1)[0]
+    w = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    for fused, prim in ((F.softmax, R.softmax), (F.log_softmax, R.log_softmax)):
+        x1, x2 = gf.tensor(a, requires_grad=True), gf.tensor(a, requires_grad=True)
+        y1, y2 = fused(x1, dim=dim), prim(x2, dim)
+        np.testing.assert_allclose(y1.detach().numpy(), y2.detach().numpy(), rtol=2e-6, atol=1e-6)
+        (y1 * gf.tensor(w)).sum().backward()
+        (y2 * gf.tensor(w)).sum().backward()
+        np.testing.assert_allclose(x1.grad.numpy(), x2.grad.numpy(), rtol=2e-5, atol=1e-6)
+        with gf.no_grad():
+            np.testing.assert_allclose(fused(gf.tensor(a), dim=dim).numpy(), y2.detach().numpy(), rtol=2e-6,
+                                       atol=1e-6)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_matches_primitives(reduction):
+    rng = np.random.default_rng(2)
+    logits = rng.standard_normal((6, 5)).astype(np.float32)
+    labels = np.array([0, 4, 2, -100, 1, 3])
+    x1, x2 = gf.tensor(logits, requires_grad=True), gf.tensor(logits, requires_grad=True)
+    y = gf.tensor(labels)
+    got = F.cross_entropy(x1, y, reduction=reduction)
+    assert ("cross_entropy", (1, -100, reduction)) in {k[:2] for k in composite._CACHE}
+    saved, composite.run = composite.run, lambda *a: None  # force the op-by-op path
+    try:
+        want = F.cross_entropy(x2, y, reduction=reduction)
+    finally:
+        composite.run = saved
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=2e-6, atol=1e-6)
+    got.sum().backward()
+    want.sum().backward()
+    np.testing.assert_allclose(x1.grad.numpy(), x2.grad.numpy(), rtol=2e-5, atol=1e-7)
+
+
+def test_cross_entropy_grad_against_finite_differences(check_grad):
+    labels = gf.tensor(np.array([1, 0, 2, 2]))
+    rng = np.random.default_rng(3)
+    check_grad(lambda x: F.cross_entropy(x, labels), rng.standard_normal((4, 3)))
+    check_grad(lambda x: F.log_softmax(x, dim=0) * 0.5, rng.standard_normal((4, 3)))
+
+
+def test_errors_and_tape_behaviour_unchanged():
+    with pytest.raises(IndexError, match="out of bounds for 3 classes"):
+        F.cross_entropy(gf.randn(2, 3), gf.tensor(np.array([0, 3])))
+    with pytest.raises(Exception, match="softmax"):
+        F.softmax(gf.randn(2, 3), dim=5)
+    x = gf.randn(3, 4, requires_grad=True)
+    y = F.softmax(x, dim=1)
+    assert y.requires_grad and y.grad_fn is not None
+    with gf.no_grad():
+        assert not F.softmax(x, dim=1).requires_grad
+    loss = F.cross_entropy(x, gf.tensor(np.array([0, 1, 2])))
+    loss.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        loss.backward()
