@@ -20,6 +20,7 @@ from graphflow.ir.bind import DYNAMIC, make_node
 from graphflow.ir.graph import Graph, Node
 from graphflow.ir.registry import get_op
 from graphflow.static.executor import compile_for, cpu_backend
+from graphflow.static.guards import World
 from graphflow.static.tracing import Slot, Trace, TraceError, Tracer, _is_eager
 
 __all__ = ["compile", "CompiledFunction", "TraceError"]
@@ -37,9 +38,14 @@ def _grad_enabled() -> bool:
 
 
 def _new_eager(arr: np.ndarray) -> Any:
+    """An eager tensor over `arr` (an executable's output, which the caller owns: no copy)."""
     from graphflow.eager import from_numpy
 
-    return from_numpy(np.array(arr, copy=True) if not arr.flags.writeable or arr.base is not None else arr)
+    return from_numpy(arr if arr.flags.writeable else np.array(arr, copy=True))
+
+
+class _Stale(Exception):
+    """A state tensor's buffer changed shape or dtype since the trace: trace again."""
 
 
 def _leaves(x: Any, out: list[Any]) -> Callable[[list[Any]], Any]:
@@ -70,39 +76,6 @@ def _key_of(x: Any) -> Any:
     return ("O", id(x))
 
 
-def _owners_of_grads(fn: Any, args: list[Any]) -> list[Any]:
-    """Eager tensors whose `.grad` the function may set: parameters of the modules and optimizers
-    it can reach (itself, its closure, the globals it names, its arguments)."""
-    seen: dict[int, Any] = {}
-    objs: list[Any] = [fn, getattr(fn, "__self__", None), *args]
-    code = getattr(fn, "__code__", None)
-    if code is not None:
-        objs += [c.cell_contents for c in (fn.__closure__ or ()) if _filled(c)]
-        g = getattr(fn, "__globals__", {})
-        objs += [g[n] for n in code.co_names if n in g]
-    for o in objs:
-        if o is None:
-            continue
-        params: list[Any] = []
-        if hasattr(o, "parameters") and callable(o.parameters) and hasattr(o, "modules"):
-            params = list(o.parameters())
-        elif hasattr(o, "param_groups"):
-            params = [p for group in o.param_groups for p in group["params"]]
-        elif _is_eager(o):
-            params = [o]
-        for p in params:
-            seen.setdefault(id(p), p)
-    return list(seen.values())
-
-
-def _filled(cell: Any) -> bool:
-    try:
-        cell.cell_contents  # noqa: B018
-    except ValueError:
-        return False
-    return True
-
-
 @dataclass
 class _Compiled:
     graph: Graph
@@ -117,6 +90,20 @@ class _Compiled:
     grad_effects: list[tuple[Any, Any]]  # (tensor, "output" | None | an eager tensor)
     arg_grads_in: list[int]  # flat positions of arguments whose current .grad is an input
     arg_grad_effects: list[tuple[int, Any]]  # (flat position, "output" | None): what backward did to .grad
+    # ---- precomputed for replay (see _finish) ----
+    arg_pos: list[int] = None  # type: ignore[assignment]  # flat positions of tensor arguments
+    state: list[tuple[Any, tuple, np.dtype]] = None  # type: ignore[assignment]  # (tensor, shape, dtype) per slot
+    written_tensors: list[Any] = None  # type: ignore[assignment]
+    grad_outputs: list[Any] = None  # type: ignore[assignment]  # tensors whose .grad is an output, in order
+    grad_sets: list[tuple[Any, Any]] = None  # type: ignore[assignment]  # (tensor, None | eager tensor)
+
+    def finish(self, flat: list[Any]) -> _Compiled:
+        self.arg_pos = [i for i, x in enumerate(flat) if _is_eager(x)]
+        self.state = [(s.tensor, tuple(s.array.shape), s.array.dtype) for s in self.slots]
+        self.written_tensors = [s.tensor for s in self.written]
+        self.grad_outputs = [t for t, e in self.grad_effects if isinstance(e, str)]
+        self.grad_sets = [(t, e) for t, e in self.grad_effects if not isinstance(e, str)]
+        return self
 
 
 class CompiledFunction:
@@ -127,27 +114,41 @@ class CompiledFunction:
         self._cache: dict[tuple, _Compiled] = {}
         self.traces = 0
         self._calls = 0
-        self._owners: list[Any] | None = None  # tensors whose .grad the function sets
+        self._world: World | None = None  # modules, optimizers, tensors the function reaches
+        self._traced_owners: list[Any] = []  # tensors whose .grad a trace set that the world did not list
         functools.update_wrapper(self, fn, updated=())
 
-    def _signature(self, flat: list[Any]) -> tuple:
-        modes: tuple = ()
-        fn = self.fn
-        if hasattr(fn, "modules") and callable(fn.modules):
-            modes = tuple(bool(m.training) for m in fn.modules())
-        if self._owners is None:  # arguments' own .grad is handled by position (see _trace)
-            self._owners = _owners_of_grads(fn, [x for x in flat if not _is_eager(x)])
-        grads = tuple(t.grad is None for t in self._owners)  # backward sets or accumulates
-        return (tuple(_key_of(x) for x in flat), _grad_enabled(), modes, grads)
+    def _collect(self, flat: list[Any]) -> World:
+        """Find what the function reaches again (after a trace, or when something was swapped)."""
+        self._world = World(self.fn, [x for x in flat if not _is_eager(x)], self._traced_owners)
+        return self._world
+
+    def _signature(self, flat: list[Any], world: World) -> tuple:
+        return (tuple([_key_of(x) for x in flat]), _grad_enabled(), world.key())
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        flat: list[Any] = []
-        _leaves((args, kwargs), flat)
-        key = self._signature(flat)
+        if kwargs or any(isinstance(a, (list, tuple, dict)) for a in args):
+            flat: list[Any] = []
+            _leaves((args, kwargs), flat)
+        else:
+            flat = list(args)
+        world = self._world
+        if world is None or not world.valid():
+            # a parameter, module, optimizer or its state was replaced: every trace is stale
+            self._cache.clear()
+            world = self._collect(flat)
+        key = self._signature(flat, world)
         entry = self._cache.get(key)
-        if entry is None:
-            entry = self._trace(args, kwargs)
-            self._cache[key] = entry
+        if entry is not None:
+            try:
+                return self._run(entry, flat)
+            except _Stale:
+                del self._cache[key]
+        entry = self._trace(args, kwargs)
+        # the trace may have created state (an optimizer's first step): collect again; the
+        # key reads the state as it was before this call (the trace restored every .grad)
+        key = self._signature(flat, self._collect(flat))
+        self._cache[key] = entry.finish(flat)
         return self._run(entry, flat)
 
     # ---- tracing ---------------------------------------------------------------------------
@@ -179,7 +180,7 @@ class CompiledFunction:
             else:
                 traced.append(x)
         targs, tkwargs = rebuild_args(traced)
-        owners = list(self._owners or ())
+        owners = list(self._world.owners if self._world is not None else ())
         before = {id(t): t.grad for t in owners}
         DYNAMIC.append(trace.handler)
         try:
@@ -190,7 +191,7 @@ class CompiledFunction:
             for t in list(trace.grad_owners.values()):
                 if id(t) not in before:
                     owners.append(t)
-                    self._owners.append(t)
+                    self._traced_owners.append(t)
                     before[id(t)] = trace.grads_before[id(t)]
                     after[id(t)] = t.grad
             for t in owners:
@@ -243,41 +244,57 @@ class CompiledFunction:
 
     # ---- replay ----------------------------------------------------------------------------
     def _run(self, c: _Compiled, flat: list[Any]) -> Any:
-        arrays = [x._data for x in flat if _is_eager(x)]
-        arrays += [flat[i].grad._data for i in c.arg_grads_in]
+        arrays = [flat[i]._data for i in c.arg_pos]
+        for i in c.arg_grads_in:
+            arrays.append(flat[i].grad._data)
         if c.uses_seed:
             arrays.append(np.asarray(self._seed(), dtype=np.int64))
-        arrays += [s.tensor._data for s in c.slots]
+        for t, shape, dtype in c.state:
+            a = t._data
+            if a.shape != shape or a.dtype != dtype:
+                raise _Stale
+            arrays.append(a)
         backend = cpu_backend()  # gf.set_backend between calls takes effect
         exe = c.exes.get(backend.name)
         if exe is None:
             exe = c.exes[backend.name] = compile_for(c.graph, arrays, backend)
         outs = exe.run(arrays)
-        given = {id(a) for a in arrays}
-        results = [np.array(o, copy=True) if id(o) in given else np.asarray(o) for o in outs]
+        # outputs are the caller's (the backend contract); copy only one that is a fed array or
+        # repeats an earlier output, so no two returned tensors share memory
+        seen = {id(a) for a in arrays}
+        results = []
+        for o in outs:
+            if id(o) in seen:
+                o = np.array(o, copy=True)
+            seen.add(id(o))
+            results.append(o)
         k = c.n_results
-        for s, value in zip(c.written, results[k:k + len(c.written)]):
-            data = s.tensor._data
+        for t in c.written_tensors:  # in place: whoever holds the buffer sees the update
+            data = t._data
             if data.flags.writeable:
-                np.copyto(data, value)
+                np.copyto(data, results[k])
             else:
-                s.tensor._data = np.array(value, copy=True)
-        k += len(c.written)
-        owner_outputs = [e for e in c.grad_effects if isinstance(e[1], str) and e[1] == "output"]
-        for (t, _effect), value in zip(owner_outputs, results[k:]):
-            t.grad = _new_eager(np.asarray(value))
-        k += len(owner_outputs)
-        for t, effect in c.grad_effects:
-            if not (isinstance(effect, str) and effect == "output"):
-                t.grad = effect
+                t._data = np.array(results[k], copy=True)
+            k += 1
+        for t in c.grad_outputs:
+            t.grad = _new_eager(results[k])
+            k += 1
+        for t, effect in c.grad_sets:
+            t.grad = effect
         for i, effect in c.arg_grad_effects:
             if effect is None:
                 flat[i].grad = None
             else:
-                flat[i].grad = _new_eager(np.asarray(results[k]))
+                flat[i].grad = _new_eager(results[k])
                 k += 1
-        it = iter(results[:c.n_results])
-        values = [_new_eager(np.asarray(next(it))) if kind is _OUTPUT else kind for kind in c.result_kinds]
+        values = []
+        k = 0
+        for kind in c.result_kinds:
+            if kind is _OUTPUT:
+                values.append(_new_eager(results[k]))
+                k += 1
+            else:
+                values.append(kind)
         return c.rebuild(values)
 
     def _seed(self) -> int:
