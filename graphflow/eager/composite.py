@@ -1,4 +1,4 @@
-"""Composite ops (softmax, log_softmax, the cross-entropy core) run as one cached compiled graph.
+"""Composite ops (linear, relu, softmax, log_softmax, the cross-entropy core) run as one cached compiled graph.
 
 Op by op, a composite costs one dispatch per primitive (cross entropy: about 25), each with its
 own pass over memory. `run(name, fn, inputs, static)` instead traces `fn` — the same functional
@@ -13,7 +13,8 @@ the forward values come from the fused kernels (equal to float rounding). Values
 gradient enter the tape as leaves, as they would op by op.
 
 Returns None (the caller runs op by op) inside a `gf.compile` trace, for tensors on a device,
-and for signatures whose trace does not give a graph node."""
+for signatures whose trace does not give a graph node, and for new signatures of a composite that
+has compiled `MAX_SIGNATURES` already (eager's single ops need no compile for a new shape)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ from graphflow.ir.registry import NOT_DIFFERENTIABLE
 
 _CACHE: dict[tuple, Any] = {}
 _CACHE_LIMIT = 256
+MAX_SIGNATURES = 64
+_COMPILED: dict[str, int] = {}  # signatures compiled per composite name
 _UNFIT = object()
 _set = object.__setattr__
 
@@ -113,6 +116,12 @@ def run(name: str, fn: Callable, inputs: tuple[Tensor, ...], static: tuple) -> T
     key = (name, static, tuple(sig), tuple(rg), id(backend))
     plan = _CACHE.get(key)
     if plan is None:
+        # shapes that keep changing (inference over many sizes) would compile each time: past
+        # MAX_SIGNATURES per composite, new signatures run op by op (shape-generic kernels)
+        n = _COMPILED.get(name, 0)
+        if n >= MAX_SIGNATURES:
+            return None
+        _COMPILED[name] = n + 1
         plan = _build(fn, inputs, tuple(rg), backend) or _UNFIT
         if len(_CACHE) >= _CACHE_LIMIT:
             _CACHE.clear()

@@ -90,3 +90,32 @@ def test_errors_and_tape_behaviour_unchanged():
     loss.backward()
     with pytest.raises(RuntimeError, match="second time"):
         loss.backward()
+
+
+def test_linear_and_relu_match_primitives():
+    rng = np.random.default_rng(4)
+    a, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((1000, 9), (5, 9), (5,)))
+    ts1 = [gf.tensor(v, requires_grad=True) for v in (a, w, b)]
+    ts2 = [gf.tensor(v, requires_grad=True) for v in (a, w, b)]
+    y1 = F.relu(F.linear(*ts1))
+    from graphflow.nn.functional.linear import _linear
+    from graphflow.ops import elementwise as E
+
+    y2 = E.relu(_linear(*ts2))
+    np.testing.assert_allclose(y1.detach().numpy(), y2.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert ("linear", ()) in {k[:2] for k in composite._CACHE} and ("relu", ()) in {k[:2] for k in composite._CACHE}
+    (y1 * y1).sum().backward()
+    (y2 * y2).sum().backward()
+    for t1, t2 in zip(ts1, ts2):
+        np.testing.assert_allclose(t1.grad.numpy(), t2.grad.numpy(), rtol=1e-5, atol=1e-5)
+    y = F.linear(gf.tensor(a), gf.tensor(w))  # no bias: its own signature
+    np.testing.assert_allclose(y.numpy(), a @ w.T, rtol=1e-5, atol=1e-5)
+
+
+def test_too_many_signatures_run_op_by_op(monkeypatch):
+    monkeypatch.setattr(composite, "MAX_SIGNATURES", 2)
+    monkeypatch.setattr(composite, "_COMPILED", {})
+    outs = [F.softmax(gf.ones(2, n), dim=1) for n in (3, 4, 5, 6)]
+    for n, o in zip((3, 4, 5, 6), outs):
+        np.testing.assert_allclose(o.numpy(), np.full((2, n), 1.0 / n), rtol=1e-6)
+    assert composite._COMPILED["softmax"] == 2

@@ -20,6 +20,10 @@ __all__ = ["relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu",
 
 def relu(input: Any, inplace: bool = False) -> Any:
     """max(x, 0) (gradient 0 at 0, as in PyTorch). `inplace` is accepted and ignored: results are new values."""
+    if isinstance(input, Tensor) and input._dtype.kind == "f" and input._data.size > _SMALL:
+        out = fused("relu", E.relu, (input,), ())
+        if out is not None:
+            return out
     return E.relu(input)
 
 
@@ -116,6 +120,9 @@ def logsigmoid(input: Any) -> Any:
 def _implicit_dim(ndim: int, name: str) -> int:
     warnings.warn(f"Implicit dimension choice for {name} has been deprecated; pass dim=", stacklevel=3)
     return 0 if ndim in (0, 1, 3) else 1
+
+
+_SMALL = 4096  # below this many elements the op-by-op path's NumPy calls are cheaper than a compiled call
 
 
 def fused(name: str, fn: Any, inputs: tuple, static: tuple) -> Any:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphflow.eager.tensor import Tensor
 from graphflow.ir.shapes import fmt
+from graphflow.nn.functional.activation import fused
 from graphflow.ops import elementwise as E
 from graphflow.ops.linalg import matmul
 from graphflow.ops.shape import transpose
@@ -15,6 +17,17 @@ __all__ = ["linear", "bilinear"]
 
 def linear(input: Any, weight: Any, bias: Any = None) -> Any:
     """input @ weight.T + bias, with weight of shape (out_features, in_features)."""
+    if isinstance(input, Tensor) and isinstance(weight, Tensor) and (bias is None or isinstance(bias, Tensor)) \
+            and weight.ndim == 2 and input.ndim >= 1 and input._dtype is weight._dtype \
+            and input._data.shape[-1] == weight._data.shape[-1]:
+        # eager: one cached compiled graph (matmul with the bias add as its epilogue)
+        out = fused("linear", _linear, (input, weight) if bias is None else (input, weight, bias), ())
+        if out is not None:
+            return out
+    return _linear(input, weight, bias)
+
+
+def _linear(input: Any, weight: Any, bias: Any = None) -> Any:
     x = as_value(input)
     w = as_value(weight, like=x)
     if w.ndim not in (1, 2):
