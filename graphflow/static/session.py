@@ -219,13 +219,16 @@ class Session:
             self._executables[exe_key] = exe
         outputs = exe.run(arrays)
 
+        given = {id(a) for a in arrays}
         for (var, assign), value in zip(plan.state_out, outputs[plan.n_fetches:]):
             value = np.asarray(value)
             if value.shape != var.shape:
                 raise GraphError(f"assign {assign.name!r} writes a value of shape {fmt(value.shape)} into variable "
                                  f"{var.name!r} of shape {fmt(var.shape)}{_at(assign.loc)}")
-            self._store(var, value)
-        given = {id(a) for a in arrays}
+            # an output is the caller's (the backend contract): the store keeps it without a copy
+            # unless it is a fed array or already stored for another variable
+            self._store(var, value, owned=id(value) not in given)
+            given.add(id(value))  # a fetch of the same array gets a copy, never the store's memory
         results = [None if slot is None else _result(outputs[slot], given) for slot in plan.fetch_slots]
         return structure.rebuild(results)
 
@@ -237,9 +240,13 @@ class Session:
                              f"{_at(node.loc)}")
         return np.array(eager_array(tensor), copy=True)
 
-    def _store(self, ref: VarRef, value: np.ndarray) -> None:
-        """The variable's new value; a module tensor it stands for gets it too (in place)."""
-        arr = np.array(value, dtype=ref.dtype.np, copy=True)
+    def _store(self, ref: VarRef, value: np.ndarray, owned: bool = False) -> None:
+        """The variable's new value; a module tensor it stands for gets it too (in place).
+        `owned`: nobody else holds `value`, so it is kept as it is when its dtype fits."""
+        if owned and value.dtype == ref.dtype.np and value.flags.writeable and value.flags.c_contiguous:
+            arr = value
+        else:
+            arr = np.array(value, dtype=ref.dtype.np, copy=True)
         self.variables[ref] = arr
         var = self.graph.var_of_ref.get(ref)
         target = getattr(var, "_gf_module_tensor", None)
