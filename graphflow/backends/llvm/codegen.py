@@ -54,6 +54,7 @@ VOID = ir.VoidType()
 
 
 INTERLEAVE = 4  # vector iterations in flight in a hot inner loop (its chains are long: exp, tanh)
+INTERLEAVE_MIN_ELEMENTS = 1 << 18
 SCALAR_TRIPS = 16  # loops with fewer (constant) iterations are not vectorised: saves compile time
 _HINT = "gf.loop."
 _HINTS = {
@@ -617,7 +618,7 @@ def _ceil(a: int, b: int) -> int:
 
 def _hint(size: int) -> int:
     """Interleave the innermost loop of kernels big enough to be worth its longer code."""
-    return INTERLEAVE if size >= PARALLEL_MIN_ELEMENTS else 0
+    return INTERLEAVE if size >= INTERLEAVE_MIN_ELEMENTS else 0
 
 
 COLUMN_MAX = 1 << 14  # kept columns accumulated on the stack (64 KiB of float32)

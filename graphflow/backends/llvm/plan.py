@@ -13,7 +13,7 @@ from graphflow.ir.graph import Graph, Node
 from graphflow.passes.kernel import PartitionedGraph, one_kernel_per_node
 
 EW, REDUCE, MATMUL, SCATTER, CALLBACK = "ew", "reduce", "matmul", "scatter", "callback"
-PARALLEL_MIN_ELEMENTS = 1 << 18  # below this a kernel stays on one core (waking a thread costs more)
+PARALLEL_MIN_ELEMENTS = 1 << 16  # below this a kernel stays on one core (waking a thread costs more)
 HEAVY_ELEMENTS = 1 << 20  # graphs with a kernel this large get the full (slower) O3 loop pipeline
 
 
