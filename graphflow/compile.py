@@ -30,17 +30,26 @@ _OUTPUT = object()  # a result leaf computed by the graph (any other leaf is ret
 
 
 def _grad_enabled() -> bool:
-    try:
-        from graphflow.eager.grad_mode import STATE
-    except ImportError:
-        return True
-    return STATE.enabled
+    state = _EAGER.get("grad")
+    if state is None:
+        try:
+            from graphflow.eager.grad_mode import STATE
+        except ImportError:
+            return True
+        state = _EAGER["grad"] = STATE
+    return state.enabled
+
+
+_EAGER: dict[str, Any] = {}  # eager-mode objects, imported on first use (eager imports this module)
 
 
 def _new_eager(arr: np.ndarray) -> Any:
     """An eager tensor over `arr` (an executable's output, which the caller owns: no copy)."""
-    from graphflow.eager import from_numpy
+    from_numpy = _EAGER.get("from_numpy")
+    if from_numpy is None:
+        from graphflow.eager import from_numpy
 
+        _EAGER["from_numpy"] = from_numpy
     return from_numpy(arr if arr.flags.writeable else np.array(arr, copy=True))
 
 
