@@ -26,7 +26,6 @@ from graphflow.eager.runtime import RUNTIME, cpu_backend
 from graphflow.eager.tape import SIG_IDS, TapeNode, VersionCounter, user_loc
 from graphflow.eager.tensor import Tensor, _new, _node_of
 from graphflow.ir.bind import DYNAMIC, bind
-from graphflow.ir.dtypes import get_dtype
 from graphflow.ir.graph import Graph, Node
 from graphflow.ir.registry import NOT_DIFFERENTIABLE
 
@@ -35,13 +34,16 @@ _CACHE_LIMIT = 256
 MAX_SIGNATURES = 64
 _COMPILED: dict[str, int] = {}  # signatures compiled per composite name
 _UNFIT = object()
+_VIEWS = frozenset({"permute", "reshape", "broadcast_to"})
 _set = object.__setattr__
 
 
 class Plan:
-    """A traced composite: `exe` returns [output, *values]; `steps` lists, per traced node in
-    order, how the tape gets it: ("in", k) an input tensor, ("val", j) a value without gradient
-    (a leaf), ("rec", j, node, arg_slots, sig) a recorded primitive; `out_slot` is the output's."""
+    """A traced composite. Without gradient `exe` returns [output]. With one, `steps` lists per
+    value the tape holds how it gets it: ("in", k) input tensor k; ("val", src, node) a value
+    without gradient (a leaf); ("rec", src, node, arg_steps, sig) a recorded primitive. src >= 0
+    is `exe`'s output src; src < 0 a view (movement op's reference) of step -1 - src's value.
+    `out_slot` is the output's step."""
 
     __slots__ = ("exe", "steps", "out_slot", "grad", "dtype")
 
@@ -82,19 +84,28 @@ def _build(fn: Callable, inputs: tuple[Tensor, ...], rg: tuple[bool, ...], backe
             wanted.append(n)
     if out.id not in seen:
         return None
-    value_of = {n.id: k for k, n in enumerate(wanted)}
+    # movement ops over values held here become NumPy views at record time (what the op-by-op
+    # path holds), not compiled outputs: no copy of a transposed weight or a broadcast bias
     steps: list[tuple] = []
     pos: dict[int, int] = {}
     for k, n in enumerate(nodes_in):
         pos[n.id] = len(steps)
         steps.append(("in", k))
+    outputs: list[Node] = []
     for n in wanted:
+        if n.op.name in _VIEWS and n.inputs[0].id in pos:
+            src = -1 - pos[n.inputs[0].id]
+        else:
+            src = len(outputs)
+            outputs.append(n)
         pos[n.id] = len(steps)
         if flows[n.id]:
-            steps.append(("rec", value_of[n.id], n, tuple(pos[i.id] for i in n.inputs), next(SIG_IDS)))
+            steps.append(("rec", src, n, tuple(pos[i.id] for i in n.inputs), next(SIG_IDS)))
         else:
-            steps.append(("val", value_of[n.id]))
-    exe = backend.compile(Graph(wanted, nodes_in))
+            steps.append(("val", src, n))
+    if not outputs:
+        return None
+    exe = backend.compile(Graph(outputs, nodes_in))
     return Plan(exe, steps, pos[out.id], True, out.type.dtype)
 
 
@@ -139,22 +150,27 @@ def _record(plan: Plan, inputs: tuple[Tensor, ...], values: list[Any]) -> Tensor
     """Put the traced primitives on the tape, holding the compiled graph's values."""
     loc = user_loc(3)
     tape: list[Any] = []
+    held: list[Any] = []  # each step's value
     for step in plan.steps:
         kind = step[0]
         if kind == "in":
-            tape.append(_node_of(inputs[step[1]]))
-        elif kind == "val":
-            v = values[step[1]]
-            tape.append(_node_of(_new(v, get_dtype(v.dtype), None)))
+            t = inputs[step[1]]
+            tape.append(_node_of(t))
+            held.append(t._data)
+            continue
+        src, n = step[1], step[2]
+        v = values[src] if src >= 0 else n.op.reference([held[-1 - src]], n.attrs)
+        held.append(v)
+        if kind == "val":
+            tape.append(_node_of(_new(v, n.type.dtype, None)))
         else:
-            _, j, n, args, sig = step
-            node = TapeNode(n.op, tuple(tape[a] for a in args), n.attrs, n.type, loc=loc)
-            _set(node, "value", values[j])
+            node = TapeNode(n.op, tuple(tape[a] for a in step[3]), n.attrs, n.type, loc=loc)
+            _set(node, "value", v)
             _set(node, "vc", VersionCounter())
             _set(node, "version", 0)
             _set(node, "rg", True)
             _set(node, "leaf", None)
-            _set(node, "sig", sig)
+            _set(node, "sig", step[4])
             tape.append(node)
     node = tape[plan.out_slot]
     t = _new(node.value, node.type.dtype, None)
