@@ -11,10 +11,12 @@ How a graph runs (one module per graph, one native entry point):
   (`indexing.py`: affine forms, so reshapes are free), and the lowering table (`lowering.py`,
   one entry per (op, dtype kind)); float32 transcendentals come from `mathlib.py` as branch-free,
   vectorisable IR.
-- `codegen.py` emits one function per unit, a thread-pool task (`pool.py`) for large ones,
+- `codegen.py` emits one function per unit, a task for the native thread pool (`pool.py`:
+  chunks claimed from an atomic counter) for large ones and tiles of big matmuls,
   and `gf_main(buffers, callback) -> status`, which runs every unit in order.
-- `executable.py` validates inputs, allocates fresh aligned outputs, calls `gf_main` once and
-  turns a status into an exception naming the op and the user's line; `cache.py` keeps compiled
+- `executable.py` validates inputs, gives outputs aligned memory nothing else references (an
+  earlier call's output the caller has dropped, else new), calls `gf_main` once and turns a
+  status into an exception naming the op and the user's line; `cache.py` keeps compiled
   objects in memory and on disk (checksummed, atomic writes).
 - `eager.py` is eager mode's `run_op`: shape-generic kernels compiled once per op and dtype.
 """

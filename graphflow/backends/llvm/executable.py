@@ -136,7 +136,7 @@ def compile_plan(plan: Plan, key: str) -> tuple[jit.LoadedObject, Plan, str]:
 
 class LLVMExecutable(Executable):
     """A graph compiled to one native module; `run` validates, calls `gf_main` once, returns
-    fresh output arrays."""
+    output arrays no other live array shares memory with."""
 
     def __init__(self, graph: Graph):
         self.source_graph = graph
