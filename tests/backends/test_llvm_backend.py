@@ -570,3 +570,15 @@ def test_division_by_row_sum_uses_ieee_division_for_extreme_sums():
         want = a / a.sum(-1, keepdims=True, dtype=np.float32)
     np.testing.assert_array_equal(got[1:6], want[1:6])  # exact where the reciprocal is not used
     np.testing.assert_allclose(got[[0, 6]], want[[0, 6]], rtol=3e-7)
+
+
+@pytest.mark.parametrize("M, K, N, dtype", [(3, 5, 7, "float32"), (300, 77, 90, "float32"),
+                                            (70, 130, 1500, "float64"), (513, 257, 129, "float32")])
+def test_eager_matmul_shape_generic_tiles(M, K, N, dtype):
+    """Eager matmul: one kernel per dtype for every shape (sizes at run time), big products
+    split into tiles over M or N on the thread pool."""
+    rng = np.random.default_rng(M)
+    a = rng.standard_normal((M, K)).astype(dtype)
+    b = rng.standard_normal((K, N)).astype(dtype)[:, :]  # contiguous
+    got = llvm().run_op(get_op("matmul"), [a, b.T.copy().T], Attrs({}), TensorType(get_dtype(dtype), (M, N)))
+    np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)

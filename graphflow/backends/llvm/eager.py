@@ -16,7 +16,18 @@ import numpy as np
 
 from graphflow.backends.llvm import cache, jit, pool
 from graphflow.backends.llvm.codegen import VOID, for_range
-from graphflow.backends.llvm.emit import I32, I64, PTR, compute_type, const, load_value, storage_type, store_value
+from graphflow.backends.llvm.emit import (
+    F32,
+    F64,
+    I32,
+    I64,
+    PTR,
+    compute_type,
+    const,
+    load_value,
+    storage_type,
+    store_value,
+)
 from graphflow.backends.llvm.executable import _CODE_DIGEST, address, contiguous
 from graphflow.backends.llvm.lowering import ERROR_TEXT, Ctx, is_fallback, lowering_for, reduction
 from graphflow.backends.numpy.interpreter import evaluate
@@ -54,6 +65,14 @@ def run_op(op: OpDef, arrays: Sequence[np.ndarray], attrs: Attrs, out: TensorTyp
         fn = _elementwise_kernel(op, arrays, attrs, out)
         if fn is not None:
             return _run_elementwise(fn, op, arrays, out, size)
+    elif op.name == "matmul" and len(arrays) == 2 and out.dtype.name in ("float32", "float64") \
+            and len(out.shape) == 2 and size and arrays[0].shape[-1] and jit.blas_library() is not None:
+        a, b = (_contig(np.asarray(x)) for x in arrays)
+        if a.dtype == out.dtype.np and b.dtype == out.dtype.np and a.ndim == b.ndim == 2:
+            result = np.empty(out.shape, out.dtype.np)
+            M, K = a.shape
+            _matmul_kernel(out.dtype)(M, b.shape[1], K, *_ptrs([a, b, result]))
+            return result
     elif op.name in _REDUCE and arrays and arrays[0].size >= REDUCE_MIN:
         plan = _reduce_shape(arrays[0].shape, attrs["axes"])
         if plan is not None and arrays[0].dtype.name in _NATIVE_REDUCE_DTYPES:
@@ -208,6 +227,72 @@ def _reduce_shape(shape: tuple[int, ...], axes) -> tuple[int, int, int] | None:
     outer = int(np.prod([g[0] for g in groups[:j]], dtype=np.int64))
     inner = int(np.prod([g[0] for g in groups[j + 1:]], dtype=np.int64))
     return outer, groups[j][0], inner
+
+
+def _matmul_kernel(dtype):
+    return _load(("matmul", dtype.name), lambda: _build_matmul(dtype))
+
+
+def _build_matmul(d) -> ir.Module:
+    """C[M, N] = A[M, K] @ B[K, N], sizes at run time: one single-threaded BLAS call, or for big
+    products tiles of C (blocks of the longer of M and N) on the thread pool, as compiled graphs
+    do (`codegen.ModuleBuilder._matmul`)."""
+    from graphflow.backends.llvm.codegen import BLAS_BIG_MACS, BLAS_PARALLEL_MACS, TILE_MIN, TILES_PER_THREAD
+
+    mod = ir.Module(name="graphflow_eager")
+    mod.triple = jit.triple()
+    ft = F32 if d.name == "float32" else F64
+    gemm = ir.Function(mod, ir.FunctionType(VOID, [I32, I32, I32, I64, I64, I64, ft, PTR, I64, PTR, I64, ft, PTR, I64]),
+                       "scipy_cblas_sgemm64_" if d.name == "float32" else "scipy_cblas_dgemm64_")
+    setn = ir.Function(mod, ir.FunctionType(I32, [I32]), "openblas_set_num_threads_local")
+    # task(lo, hi, data): data = [M, N, K, a, b, c, tile size, split over M (1) or N (0)]
+    task = ir.Function(mod, pool.TASK, "gf_matmul_tiles")
+    task.linkage = "internal"
+    b = ir.IRBuilder(task.append_basic_block("entry"))
+    data = task.args[2]
+    M, N, K, pa, pb, pc, size, split_m = (b.load(b.gep(data, [const(I64, k)], source_etype=I64), typ=I64)
+                                          for k in range(8))
+    pa, pb, pc = (b.inttoptr(p, PTR) for p in (pa, pb, pc))
+    by_rows = b.icmp_signed("!=", split_m, const(I64, 0))
+    dim = b.select(by_rows, M, N)
+    prev = b.call(setn, [const(I32, 1)])
+
+    def tile(t, _):
+        start = b.mul(t, size)
+        extent = b.sub(dim, start)
+        extent = b.select(b.icmp_signed("<", extent, size), extent, size)
+        off_a = b.select(by_rows, b.mul(start, K), const(I64, 0))
+        off_b = b.select(by_rows, const(I64, 0), start)
+        off_c = b.select(by_rows, b.mul(start, N), start)
+        b.call(gemm, [const(I32, 101), const(I32, 111), const(I32, 111),
+                      b.select(by_rows, extent, M), b.select(by_rows, N, extent), K, const(ft, 1.0),
+                      b.gep(pa, [off_a], source_etype=ft), K, b.gep(pb, [off_b], source_etype=ft), N,
+                      const(ft, 0.0), b.gep(pc, [off_c], source_etype=ft), N])
+    for_range(b, task.args[0], task.args[1], tile)
+    b.call(setn, [prev])
+    b.ret_void()
+
+    fn, eb = _entry(mod)
+    M, N, K = fn.args[:3]
+    macs = eb.mul(eb.mul(M, N), K)
+    split_m = eb.icmp_signed(">=", M, N)
+    dim = eb.select(split_m, M, N)
+    threads = pool.threads()
+    per_thread = eb.select(eb.icmp_signed("<", macs, const(I64, BLAS_BIG_MACS)), const(I64, TILES_PER_THREAD),
+                           const(I64, 2))
+    wanted = eb.select(eb.icmp_signed("<", macs, const(I64, BLAS_PARALLEL_MACS)), const(I64, 1),
+                       eb.mul(per_thread, const(I64, threads)))
+    size = eb.sdiv(eb.add(dim, eb.sub(wanted, const(I64, 1))), wanted)
+    size = eb.mul(eb.sdiv(eb.add(size, const(I64, TILE_MIN - 1)), const(I64, TILE_MIN)), const(I64, TILE_MIN))
+    ntiles = eb.sdiv(eb.add(dim, eb.sub(size, const(I64, 1))), size)
+    slot = eb.alloca(I64, size=const(I32, 8))
+    words = [M, N, K] + [eb.ptrtoint(p, I64) for p in fn.args[3:6]] + [size, eb.zext(split_m, I64)]
+    for k, w in enumerate(words):
+        eb.store(w, eb.gep(slot, [const(I64, k)], source_etype=I64))
+    par = ir.Function(mod, ir.FunctionType(VOID, [PTR, PTR, I64, I64]), pool.SYMBOL)
+    eb.call(par, [task, slot, ntiles, const(I64, 1)])  # one tile: runs on this thread
+    eb.ret(const(I32, 0))
+    return mod
 
 
 def _reduce_kernel(name: str, dtype):
