@@ -7,12 +7,13 @@ The no-grad path creates no node and captures no source line."""
 
 from __future__ import annotations
 
+from sys import getrefcount
 from typing import Any
 
 import numpy as np
 
 from graphflow.eager.device import CPU, as_device, device, require
-from graphflow.eager.fast import BY_OP, TINY, make_kernel
+from graphflow.eager.fast import BY_OP, TINY, make_kernel, quiet
 from graphflow.eager.grad_mode import STATE as GRAD
 from graphflow.eager.runtime import RUNTIME, cpu_backend
 from graphflow.eager.tape import INPUT_OP, SIG_IDS, TapeNode, VersionCounter, leaf_node, user_loc
@@ -228,6 +229,53 @@ def _entry(op: OpDef, sig: list) -> tuple:
     return entry if entry is not None else _infer(op, sig, _NO_ATTRS, key)
 
 
+# Temporary elision (as NumPy does for its own temporaries): `a * b + c` on big float tensors
+# writes the sum into the product's buffer when nothing else can see it — no fresh allocation,
+# so no page faults on first touch. The ufunc is the reference's own (same bits).
+ELIDE_MIN = 1 << 16  # elements: below this a fresh allocation costs little
+_ELIDE_DTYPES = ("float32", "float64")  # float16/bfloat16 references compute in float32
+_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}
+
+
+def _temporary(t: Tensor, refs: int, held: int = 0) -> np.ndarray | None:
+    """t's array when t is an unnamed temporary (`refs`, its reference count seen from an operator
+    method, is what the interpreter's stack alone gives) owning an array nothing else references:
+    no tape, no view, no `.numpy()` alias, no version counter (shared by detach/views). `held`:
+    references the caller's own locals hold to the array."""
+    if refs > _TEMP_REFS or t._node is not None or t._rg or t._alias or t._vc is not None or \
+            t._device is not None or t.__class__ is not Tensor:
+        return None
+    arr = t._data
+    if getrefcount(arr) != _ARRAY_REFS + held or arr.base is not None or not arr.flags.writeable or \
+            not arr.flags.c_contiguous:
+        return None
+    return arr
+
+
+def _probe_refs() -> tuple[int, int]:
+    """The reference counts an operator method sees for an unnamed temporary operand and for a
+    tensor's private array on this interpreter; (0, 0) disables elision when a named operand
+    would look the same."""
+    seen = []
+
+    class Probe:
+        def __init__(self) -> None:
+            self.data = np.empty(1)
+
+        def __mul__(self, other: Any) -> Probe:
+            seen.append(getrefcount(self))
+            return Probe()
+
+    named = Probe()
+    _ = Probe() * named  # a temporary on the left
+    _ = named * named  # a named operand
+    arr = named.data  # as `_temporary` sees a private array: its holder, a local, the call's argument
+    return (seen[0], getrefcount(arr)) if seen[0] < seen[1] else (0, 0)
+
+
+_TEMP_REFS, _ARRAY_REFS = _probe_refs()
+
+
 def _fast_binary(op: OpDef, slow, float_only: bool = False, reflected: bool = False):
     """The Tensor operator for `op`. Three paths, cheapest first:
     - two CPU tensors of one dtype and shape under `TINY` elements: the NumPy function straight
@@ -237,6 +285,7 @@ def _fast_binary(op: OpDef, slow, float_only: bool = False, reflected: bool = Fa
       promotion and broadcasting;
     - anything else: the functional layer (`slow`), which promotes and broadcasts."""
     table = BY_OP[op.name]
+    ufunc = _UFUNCS.get(op.name) if _TEMP_REFS else None
     if float_only:
         table = {d: f for d, f in table.items() if d.kind == "f"}
     get = table.get
@@ -276,8 +325,26 @@ def _fast_binary(op: OpDef, slow, float_only: bool = False, reflected: bool = Fa
                                     entry[2])
                         return t
                 if not float_only or d.kind == "f":
+                    if ufunc is not None and d.name in _ELIDE_DTYPES and a.size >= ELIDE_MIN and \
+                            not ((self._rg or other._rg) and GRAD.enabled):
+                        refs = getrefcount(self)  # before `self` sits on the stack as an argument
+                        buf = _temporary(self, refs, 1)  # `a` holds its array too
+                        if buf is None:
+                            refs = getrefcount(other)
+                            buf = _temporary(other, refs, 1)
+                        if buf is not None:
+                            quiet(ufunc, b, a, buf) if reflected else quiet(ufunc, a, b, buf)
+                            return _new(buf, d, None)
                     return apply(op, (other, self) if reflected else (self, other), _NO_ATTRS)
         elif _scalar_keeps_dtype(other, self, float_only):
+            if ufunc is not None and self._dtype.name in _ELIDE_DTYPES and self._data.size >= ELIDE_MIN and \
+                    not (self._rg and GRAD.enabled):
+                refs = getrefcount(self)  # before `self` sits on the stack as an argument
+                buf = _temporary(self, refs)
+                if buf is not None:
+                    s = self._dtype.np.type(other)
+                    quiet(ufunc, s, buf, buf) if reflected else quiet(ufunc, buf, s, buf)
+                    return _new(buf, self._dtype, None)
             lit = _scalar_literal(other, self)
             return apply(op, (lit, self) if reflected else (self, lit), _NO_ATTRS)
         return slow(other, self) if reflected else slow(self, other)
