@@ -119,3 +119,22 @@ def test_too_many_signatures_run_op_by_op(monkeypatch):
     for n, o in zip((3, 4, 5, 6), outs):
         np.testing.assert_allclose(o.numpy(), np.full((2, n), 1.0 / n), rtol=1e-6)
     assert composite._COMPILED["softmax"] == 2
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_with_probabilities_matches_primitives(smoothing):
+    rng = np.random.default_rng(5)
+    logits = rng.standard_normal((6, 4)).astype(np.float32)
+    probs = rng.dirichlet(np.ones(4), 6).astype(np.float32)
+    x1, x2 = gf.tensor(logits, requires_grad=True), gf.tensor(logits, requires_grad=True)
+    got = F.cross_entropy(x1, gf.tensor(probs), label_smoothing=smoothing)
+    assert ("cross_entropy_probs", (1, "mean", smoothing)) in {k[:2] for k in composite._CACHE}
+    saved, composite.run = composite.run, lambda *a: None
+    try:
+        want = F.cross_entropy(x2, gf.tensor(probs), label_smoothing=smoothing)
+    finally:
+        composite.run = saved
+    np.testing.assert_allclose(got.item(), want.item(), rtol=2e-6)
+    got.backward()
+    want.backward()
+    np.testing.assert_allclose(x1.grad.numpy(), x2.grad.numpy(), rtol=2e-5, atol=1e-7)

@@ -161,7 +161,6 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: Any
                     (x, t), (class_dim, ignore_index, reduction))
         if out is not None:
             return out
-    logp = R.log_softmax(x, class_dim)
     if t.dtype.kind == "f":
         t = unify_sizes(t, tuple(x.shape))
         if tuple(t.shape) != tuple(x.shape):
@@ -169,7 +168,16 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: Any
                             f"{fmt(tuple(x.shape[:1]) + tuple(x.shape[2:]) if x.ndim > 1 else ())}) or class "
                             f"probabilities of the input's shape {fmt(x.shape)}, got a {t.dtype.name} target of "
                             f"shape {fmt(t.shape)}")
+        if weight is None:
+            def soft(xv: Any, tv: Any) -> Any:
+                lp = R.log_softmax(xv, class_dim)
+                return _soft_cross_entropy(lp, cast(tv, lp.dtype), None, reduction, label_smoothing, class_dim)
+            out = fused("cross_entropy_probs", soft, (x, t), (class_dim, reduction, label_smoothing))
+            if out is not None:
+                return out
+        logp = R.log_softmax(x, class_dim)
         return _soft_cross_entropy(logp, cast(t, logp.dtype), weight, reduction, label_smoothing, class_dim)
+    logp = R.log_softmax(x, class_dim)
     if t.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: target must hold integer class indices or float probabilities, "
                         f"got {t.dtype.name}")
