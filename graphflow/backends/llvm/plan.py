@@ -58,6 +58,14 @@ class Unit:
                     seen.setdefault(i.id, i)
         return list(seen.values())
 
+    def pointer_reads(self) -> set[int]:
+        """Values this unit hands to native code by address (a BLAS call's operands, through
+        a transpose fused into the unit): they need a buffer, never an inlined scalar."""
+        if self.kind != MATMUL:
+            return set()
+        own = {n.id for n in self.nodes}
+        return {(x.inputs[0] if x.id in own else x).id for x in self.matmul.inputs}
+
 
 def numel(shape) -> int:
     return int(np.prod(shape, dtype=np.int64))
@@ -122,9 +130,10 @@ def make_plan(graph: Graph, parts: PartitionedGraph, split_all: bool = False) ->
     if not split_all:
         units = _merge_rows(units, users, output_ids)
 
+    by_pointer = set().union(*(u.pointer_reads() for u in units))
     for n in sources:
         if (n.op.name == "constant" and n.id not in output_ids and n.attrs["value"].array.size == 1
-                and n.id not in input_pos):
+                and n.id not in input_pos and n.id not in by_pointer):
             arr = n.attrs["value"].array
             scalars[n.id] = bool(arr.item()) if arr.dtype == np.bool_ else (
                 arr.view(np.uint16).item() if arr.dtype.name in ("float16", "bfloat16") else arr.item())
