@@ -188,6 +188,23 @@ class EagerHandler:
         arr = np.asarray(array)
         return _new(arr, get_dtype(arr.dtype), None)
 
+    def composite(self, name: str, fn: Any, inputs: tuple, static: tuple, min_elements: int = 0) -> Any:
+        """`graphflow.ops.composite.offer`'s hook: CPU tensors with some input above
+        `min_elements` elements run `fn` as one cached compiled graph (`graphflow.eager.composite`)."""
+        big = False
+        for t in inputs:
+            if t.__class__ is not Tensor and not isinstance(t, Tensor):
+                return None
+            n = t._data.size
+            if not n:
+                return None
+            big = big or n > min_elements
+        if not big:
+            return None
+        from graphflow.eager import composite
+
+        return composite.run(name, fn, inputs, static)
+
 
 HANDLER = EagerHandler()
 _ADD, _SUB, _MUL, _DIV = (get_op(n) for n in ("add", "sub", "mul", "div"))

@@ -7,6 +7,7 @@ from typing import Any
 from graphflow.ir import builder as B
 from graphflow.ir.bind import bind
 from graphflow.ir.dtypes import bool_, default_float
+from graphflow.ops.composite import offer
 from graphflow.ops.values import as_value, broadcast_values, cast, is_value, promote
 
 __all__ = [
@@ -182,6 +183,11 @@ def square(x: Any) -> Any:
 
 def relu(x: Any) -> Any:
     """max(x, 0); NaN stays NaN, and the gradient at 0 is 0 (as in PyTorch)."""
+    out = offer("relu", _relu, (x,), (), min_elements=4096)
+    return _relu(x) if out is None else out
+
+
+def _relu(x: Any) -> Any:
     x = as_value(x)
     return bind("where", bind("le", x, B.zeros_like(x)), B.zeros_like(x), x)
 

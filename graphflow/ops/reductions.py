@@ -11,6 +11,7 @@ from graphflow.ir.dtypes import DType, bool_, default_float, get_dtype, int64
 from graphflow.ir.registry import get_op
 from graphflow.ir.shapes import normalize_axes, normalize_axis, numel
 from graphflow.ir.symbolic import Sym
+from graphflow.ops.composite import offer
 from graphflow.ops.elementwise import exp, log, sub
 from graphflow.ops.values import as_value, cast
 
@@ -184,6 +185,14 @@ def _softmax_input(x: Any, dim: int, dtype: DType | None):
 
 def softmax(x: Any, dim: int = -1, dtype: DType | None = None) -> Any:
     """exp(x - max) / sum(exp(x - max)) along `dim`."""
+    if dtype is None:
+        out = offer("softmax", lambda v: _softmax(v, dim), (x,), (dim,))
+        if out is not None:
+            return out
+    return _softmax(x, dim, dtype)
+
+
+def _softmax(x: Any, dim: int, dtype: DType | None = None) -> Any:
     x, axis = _softmax_input(x, dim, dtype)
     m = bind("broadcast_to", bind("reduce_max", x, axes=(axis,), keepdims=True), shape=x.shape)
     e = exp(sub(x, m))
@@ -193,6 +202,14 @@ def softmax(x: Any, dim: int = -1, dtype: DType | None = None) -> Any:
 
 def log_softmax(x: Any, dim: int = -1, dtype: DType | None = None) -> Any:
     """x - logsumexp(x) along `dim` (finite for logits of any size)."""
+    if dtype is None:
+        out = offer("log_softmax", lambda v: _log_softmax(v, dim), (x,), (dim,))
+        if out is not None:
+            return out
+    return _log_softmax(x, dim, dtype)
+
+
+def _log_softmax(x: Any, dim: int, dtype: DType | None = None) -> Any:
     x, axis = _softmax_input(x, dim, dtype)
     return sub(x, bind("broadcast_to", logsumexp(x, axis, keepdim=True), shape=x.shape))
 

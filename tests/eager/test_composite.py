@@ -1,6 +1,6 @@
-"""softmax, log_softmax and the cross-entropy core run as one cached compiled graph in eager mode
-(`graphflow.eager.composite`): cache hits and misses, values and gradients equal to the op-by-op
-primitives, and the same errors."""
+"""Composites offered whole (`graphflow.ops.composite.offer`: softmax, log_softmax, relu, linear,
+the cross-entropy core) run as one cached compiled graph in eager mode (`graphflow.eager.composite`):
+cache hits and misses, values and gradients equal to the op-by-op primitives, the same errors."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_softmax_values_and_grads_match_primitives(shape, dim):
     a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     a.reshape(-1)[0] = -np.inf if a.size > 1 else a.reshape(-1)[0]
     w = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
-    for fused, prim in ((F.softmax, R.softmax), (F.log_softmax, R.log_softmax)):
+    for fused, prim in ((F.softmax, R._softmax), (F.log_softmax, R._log_softmax)):
         x1, x2 = gf.tensor(a, requires_grad=True), gf.tensor(a, requires_grad=True)
         y1, y2 = fused(x1, dim=dim), prim(x2, dim)
         np.testing.assert_allclose(y1.detach().numpy(), y2.detach().numpy(), rtol=2e-6, atol=1e-6)
@@ -101,7 +101,7 @@ def test_linear_and_relu_match_primitives():
     from graphflow.nn.functional.linear import _linear
     from graphflow.ops import elementwise as E
 
-    y2 = E.relu(_linear(*ts2))
+    y2 = E._relu(_linear(*ts2))
     np.testing.assert_allclose(y1.detach().numpy(), y2.detach().numpy(), rtol=1e-5, atol=1e-6)
     assert ("linear", ()) in {k[:2] for k in composite._CACHE} and ("relu", ()) in {k[:2] for k in composite._CACHE}
     (y1 * y1).sum().backward()
@@ -138,3 +138,17 @@ def test_cross_entropy_with_probabilities_matches_primitives(smoothing):
     got.backward()
     want.backward()
     np.testing.assert_allclose(x1.grad.numpy(), x2.grad.numpy(), rtol=2e-5, atol=1e-7)
+
+
+def test_functional_layer_and_methods_offer_composites():
+    x = gf.randn(70, 80)
+    before = set(composite._CACHE)
+    for fn in (lambda: gf.softmax(x, 1) if hasattr(gf, "softmax") else R.softmax(x, 1), lambda: R.log_softmax(x, 0),
+               lambda: x.relu() if hasattr(x, "relu") else F.relu(x)):
+        fn()
+    names = {k[0] for k in set(composite._CACHE) - before}
+    assert {"softmax", "log_softmax", "relu"} <= names
+    small = gf.randn(4, 4)
+    before = set(composite._CACHE)
+    F.relu(small)  # under relu's size threshold: op by op
+    assert not {k for k in set(composite._CACHE) - before if k[0] == "relu"}

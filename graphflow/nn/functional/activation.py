@@ -6,11 +6,10 @@ import math
 import warnings
 from typing import Any
 
-from graphflow.eager import composite
-from graphflow.eager.tensor import Tensor
 from graphflow.ir.dtypes import DType
 from graphflow.ops import elementwise as E
 from graphflow.ops import reductions as R
+from graphflow.ops.composite import offer
 from graphflow.ops.values import as_value
 
 __all__ = ["relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "sigmoid", "tanh",
@@ -20,10 +19,6 @@ __all__ = ["relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu",
 
 def relu(input: Any, inplace: bool = False) -> Any:
     """max(x, 0) (gradient 0 at 0, as in PyTorch). `inplace` is accepted and ignored: results are new values."""
-    if isinstance(input, Tensor) and input._dtype.kind == "f" and input._data.size > _SMALL:
-        out = fused("relu", E.relu, (input,), ())
-        if out is not None:
-            return out
     return E.relu(input)
 
 
@@ -122,32 +117,18 @@ def _implicit_dim(ndim: int, name: str) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
 
-_SMALL = 4096  # below this many elements the op-by-op path's NumPy calls are cheaper than a compiled call
-
-
 def fused(name: str, fn: Any, inputs: tuple, static: tuple) -> Any:
-    """For eager CPU tensors, fn(*inputs) as one cached compiled graph (`graphflow.eager.composite`:
-    the same primitives on the tape, forward values equal to float rounding); else None."""
-    for t in inputs:
-        if not isinstance(t, Tensor) or not t._data.size:
-            return None
-    return composite.run(name, fn, inputs, static)
+    """fn(*inputs) offered whole to the inputs' handler (`graphflow.ops.composite.offer`: eager CPU
+    tensors run it as one cached compiled graph, recording the same primitives); else None."""
+    return offer(name, fn, inputs, static)
 
 
 def softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype: DType | None = None) -> Any:
-    if dim is not None and dtype is None and isinstance(input, Tensor) and input._dtype.kind == "f":
-        out = fused("softmax", lambda x: R.softmax(x, dim), (input,), (dim,))
-        if out is not None:
-            return out
     x = as_value(input)
     return R.softmax(x, _implicit_dim(x.ndim, "softmax") if dim is None else dim, dtype)
 
 
 def log_softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype: DType | None = None) -> Any:
-    if dim is not None and dtype is None and isinstance(input, Tensor) and input._dtype.kind == "f":
-        out = fused("log_softmax", lambda x: R.log_softmax(x, dim), (input,), (dim,))
-        if out is not None:
-            return out
     x = as_value(input)
     return R.log_softmax(x, _implicit_dim(x.ndim, "log_softmax") if dim is None else dim, dtype)
 
