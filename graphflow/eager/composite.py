@@ -132,8 +132,8 @@ def run(name: str, fn: Callable, inputs: tuple[Tensor, ...], static: tuple) -> T
         n = _COMPILED.get(name, 0)
         if n >= MAX_SIGNATURES:
             return None
+        plan = _build(fn, inputs, tuple(rg), backend) or _UNFIT  # a failing trace raises: nothing cached
         _COMPILED[name] = n + 1
-        plan = _build(fn, inputs, tuple(rg), backend) or _UNFIT
         if len(_CACHE) >= _CACHE_LIMIT:
             _CACHE.clear()
         _CACHE[key] = plan
