@@ -85,7 +85,9 @@ def _stable(obj) -> str:
 def graph_key(graph: Graph, parts) -> str:
     pos = {n.id: k for k, n in enumerate(graph.nodes)}
     layout = [(k.kind, tuple(pos.get(n.id, -1) for n in k.nodes)) for k in parts.kernels]
-    text = "|".join([_stable(graph.structure_key()), repr(layout), jit.fingerprint(), _CODE_DIGEST,
+    # every input, used or not: each takes a slot of the buffer table the code indexes
+    inputs = [(n.dtype.name, tuple(n.shape)) for n in graph.inputs]
+    text = "|".join([_stable(graph.structure_key()), repr(layout), repr(inputs), jit.fingerprint(), _CODE_DIGEST,
                      llvmlite.__version__])
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -128,6 +128,9 @@ class Index:
         return self._lin
 
     def dims(self, b: ir.IRBuilder) -> tuple[Aff, ...]:
+        if self._dims is None and 0 in self.shape:
+            # a value with no elements: the loops reaching this index never run
+            self._dims = tuple(Aff() for _ in self.shape)
         if self._dims is None:
             rest = self._lin
             out: list[Aff] = []
