@@ -16,6 +16,10 @@ class Adam(Optimizer):
     the gradient; optional AMSGrad)."""
 
     _decoupled = False
+    # fused eager steps trace the rule with the step count as a value: bias corrections computed in
+    # the parameter's precision (the op-by-op path computes them in Python), equal to float32 rounding
+    _fusable = True
+    _fused_inputs = ("lr",)
 
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False) -> None:

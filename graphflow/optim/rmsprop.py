@@ -12,6 +12,9 @@ __all__ = ["RMSprop"]
 
 
 class RMSprop(Optimizer):
+    _fusable = True
+    _fused_inputs = ("lr",)  # enters the rule only as `x * lr`: fed or literal, the same float
+
     def __init__(self, params: Any, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
                  maximize: bool = False) -> None:
