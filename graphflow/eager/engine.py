@@ -173,6 +173,26 @@ def _detached(outputs: list[Node], seeds: list[Node], needed: list[Node]) -> Gra
     return Graph([new[o.id] for o in outputs], inputs=fed)
 
 
+# movement ops whose values are views of their input: the gradient graph reads the input instead
+# and recomputes the view (a transposed weight is fed as the weight itself: contiguous, no copy, and
+# its version counter guards it)
+_VIEWS = frozenset({"permute", "reshape", "broadcast_to"})
+
+
+def _sources(nodes: list[Node], fwd: dict[int, int]) -> list[int]:
+    """Tape positions of the values the gradient graph is fed: each read forward value, or for a
+    movement op over a tape value, that value (repeatedly)."""
+    out: list[int] = []
+    seen: set[int] = set()
+    for n in nodes:
+        while n.op.name in _VIEWS and n.inputs and n.inputs[0].id in fwd:
+            n = n.inputs[0]
+        if n.id not in seen:
+            seen.add(n.id)
+            out.append(fwd[n.id])
+    return out
+
+
 def _plan(order: list[TapeNode], roots: list[int], targets: list[int], backend: Any, lean: bool) -> _Plan:
     seeds = [_seed_node(i, order[r].type) for i, r in enumerate(roots)]
     grads = autodiff.grad(None, [order[r] for r in roots], [order[t] for t in targets], seeds=seeds)
@@ -180,7 +200,7 @@ def _plan(order: list[TapeNode], roots: list[int], targets: list[int], backend: 
     out_targets = [k for k, g in enumerate(grads) if g is not None]
     fwd = {n.id: pos for pos, n in enumerate(order)}
     reached = Graph(outputs, inputs=list(order) + seeds).nodes
-    needed = [fwd[n.id] for n in reached if n.id in fwd]
+    needed = _sources([n for n in reached if n.id in fwd], fwd)
     graph = _detached(outputs, seeds, [order[p] for p in needed])
     plan = _Plan(graph, needed, out_targets, len(seeds), backend)
     if lean and outputs and LeanRunner.fits(graph):

@@ -152,3 +152,21 @@ def test_functional_layer_and_methods_offer_composites():
     before = set(composite._CACHE)
     F.relu(small)  # under relu's size threshold: op by op
     assert not {k for k in set(composite._CACHE) - before if k[0] == "relu"}
+
+
+def test_backward_reads_a_transposed_weight_through_the_weight():
+    from graphflow.eager import engine
+
+    w = gf.randn(3, 4, requires_grad=True)
+    x = gf.randn(5, 4, requires_grad=True)
+    y = (x @ w.T).sum()  # dx reads w.T: fed as w itself, transposed inside the gradient graph
+    y.backward(retain_graph=True)
+    np.testing.assert_allclose(x.grad.numpy(), np.tile(w.detach().numpy().sum(0), (5, 1)), rtol=1e-5)
+    plan = list(engine._CACHE.values())[-1]
+    fed = [tuple(n.type.shape) for n in plan.graph.inputs]
+    assert (3, 4) in fed and (4, 3) not in fed  # w fed, not its transposed view
+    assert any(n.op.name == "permute" for n in plan.graph.nodes)
+    with gf.no_grad():
+        w.add_(1.0)  # the value backward reads changed: detected through w's version
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()
