@@ -258,6 +258,26 @@ def test_outputs_are_fresh_arrays(small_exec):
     assert first.flags.writeable and first.ctypes.data % 64 == 0
 
 
+def test_the_same_input_array_again_is_read_afresh_and_checked(small_exec):
+    """Run reuses the address of an array fed again (it holds it between calls), but still reads
+    its new contents and still checks its shape, dtype and layout, which can change in place."""
+    _, ex = small_exec
+    a = np.ones((4, 6), np.float32)
+    y = np.zeros((4, 6), np.float32)
+    np.testing.assert_array_equal(ex.run([a, y])[0], 2)
+    a[...] = 5
+    np.testing.assert_array_equal(ex.run([a, y])[0], 10)
+    a.shape = (6, 4)
+    with pytest.raises(GraphError, match="shape"):
+        ex.run([a, y])
+    a.shape = (4, 6)
+    a.dtype = np.int32  # same bytes, other dtype
+    with pytest.raises(GraphError, match="dtype"):
+        ex.run([a, y])
+    a.dtype = np.float32
+    np.testing.assert_array_equal(ex.run([a, y])[0], 10)
+
+
 def test_validation_errors_name_the_input(small_exec):
     _, ex = small_exec
     a = np.ones((4, 6), np.float32)

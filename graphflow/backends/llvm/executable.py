@@ -190,10 +190,24 @@ class LLVMExecutable(Executable):
         self._fresh = [b for b in plan.buffers if b.kind in ("out", "fresh")]
         # the hot path's view of the buffers, computed once
         self._in_specs = [(b.index, b.pos, b.node.dtype.np, tuple(b.node.shape), b.node) for b in self._inputs]
-        self._out_specs = [(b.index, b.node.dtype.np, tuple(b.node.shape)) for b in self._fresh]
+        self._host_specs = [(b.index, b.node) for b in self._hosts]
         # the outputs of earlier calls, per fresh buffer, as [memory, array, address]: reused
         # when the caller has dropped every array that views it (no page faults or zeroing)
-        self._spare: dict[int, list[list]] = {}
+        self._spare: dict[int, list[list]] = {b.index: [] for b in self._fresh}
+        self._out_specs = [(b.index, self._spare[b.index], b.node.dtype.np, tuple(b.node.shape))
+                           for b in self._fresh]
+        self._fresh_indices = [b.index for b in self._fresh]
+        # per graph output: (None, a constant to copy) for inlined scalars, else (buffer index,
+        # whether the array goes out as it is: a fresh buffer's first mention) or a copy
+        self._results: list[tuple[int | None, object]] = []
+        seen: set[int] = set()
+        for o in plan.graph.outputs:
+            if o.id in plan.scalars:
+                self._results.append((None, o.attrs["value"].array))
+                continue
+            buf = plan.buffers[plan.buffer_of[o.id]]
+            self._results.append((buf.index, buf.kind in ("out", "fresh") and o.id not in seen))
+            seen.add(o.id)
         self._assigns = [(plan.buffer_of[n.id], n.attrs["var"]) for n in plan.graph.nodes
                          if n.op.name == "assign" and n.id in plan.buffer_of]
 
@@ -203,11 +217,11 @@ class LLVMExecutable(Executable):
 
     def run(self, inputs: Sequence[np.ndarray], state: dict | None = None,
             bindings: dict[str, int] | None = None) -> list[np.ndarray]:
-        graph = self.plan.graph
-        if len(inputs) != len(graph.inputs):
-            raise GraphError(f"graph takes {len(graph.inputs)} inputs, got {len(inputs)}")
+        if len(inputs) != len(self._in_specs):
+            raise GraphError(f"graph takes {len(self._in_specs)} inputs, got {len(inputs)}")
         state = state if state is not None else {}
         table, arrays = self._table, self._arrays
+        getrefcount = sys.getrefcount
         with self._lock:
             for index, pos, dt, shape, node in self._in_specs:
                 arr = inputs[pos]
@@ -215,6 +229,8 @@ class LLVMExecutable(Executable):
                 if not (type(arr) is np.ndarray and arr.dtype == dt and arr.shape == shape
                         and arr.flags.c_contiguous):
                     arr = _check_input(node, arr, pos)
+                elif arr is arrays[index]:
+                    continue  # the array of the last call: held since, so its memory has not moved
                 addr = address(arr) if arr.size else 0
                 if addr % arr.itemsize:
                     arr = contiguous(arr)
@@ -223,54 +239,31 @@ class LLVMExecutable(Executable):
                 table[index] = addr
             ctx = RunContext(state=state, bindings=bindings)
             self._ctx = ctx
-            for buf in self._hosts:
-                self._set(buf.index, _host_value(buf.node, ctx))
-            for index, dt, shape in self._out_specs:
-                arrays[index], table[index] = self._output_buffer(index, dt, shape)
+            for index, node in self._host_specs:
+                arr = _host_value(node, ctx)
+                if arr is not arrays[index]:
+                    arrays[index] = arr
+                    table[index] = address(arr) if arr.size else 0
+            for index, pool, dt, shape in self._out_specs:
+                for entry in pool:
+                    # the memory: the entry, the array's base and the argument; the array: entry, argument
+                    if getrefcount(entry[0]) == 3 and getrefcount(entry[1]) == 2:
+                        arrays[index] = entry[1]
+                        table[index] = entry[2]
+                        break
+                else:
+                    arrays[index], table[index] = _new_output(pool, dt, shape)
             try:
                 status = self._entry(self._table_addr, self._cb_addr)
                 if status:
                     self._raise(status)
                 for index, var in self._assigns:
-                    state[var] = self._arrays[index]
-                return self._outputs()
+                    state[var] = arrays[index]
+                return [(arrays[index] if how else arrays[index].copy()) if index is not None
+                        else np.array(how, copy=True) for index, how in self._results]
             finally:
-                for buf in self._fresh:  # only the caller keeps outputs alive
-                    self._arrays[buf.index] = None
-
-    def _output_buffer(self, index: int, dt: np.dtype, shape: tuple) -> tuple[np.ndarray, int]:
-        """An aligned array for an output and its address: an earlier call's output when nothing
-        outside this executable references it or its memory any more (refcounts are the pool's
-        alone), else new memory. Reuse saves the page faults and zeroing of fresh pages."""
-        pool = self._spare.get(index)
-        if pool is None:
-            pool = self._spare[index] = []
-        for entry in pool:
-            # the memory: the entry, the array's base and the argument; the array: entry, argument
-            if sys.getrefcount(entry[0]) == 3 and sys.getrefcount(entry[1]) == 2:
-                return entry[1], entry[2]
-        arr = aligned_empty(shape, dt)
-        if not arr.size:
-            return arr, 0
-        if len(pool) >= SPARE_OUTPUTS:
-            pool.pop(0)
-        addr = address(arr)
-        pool.append([arr.base, arr, addr])
-        return arr, addr
-
-    def _outputs(self) -> list[np.ndarray]:
-        plan = self.plan
-        out, seen = [], set()
-        for o in plan.graph.outputs:
-            if o.id in plan.scalars:
-                out.append(np.array(o.attrs["value"].array, copy=True))
-                continue
-            buf = plan.buffers[plan.buffer_of[o.id]]
-            arr = self._arrays[buf.index]
-            fresh = buf.kind in ("out", "fresh") and o.id not in seen
-            out.append(arr if fresh else np.array(arr, copy=True))
-            seen.add(o.id)
-        return out
+                for index in self._fresh_indices:  # only the caller keeps outputs alive
+                    arrays[index] = None
 
     def _callback(self, k: int) -> int:
         """Runs one unit with the NumPy reference (ops this backend does not lower)."""
@@ -305,6 +298,20 @@ class LLVMExecutable(Executable):
                        unit.nodes[0])
         where = f" (node created at {culprit.loc})" if culprit.loc else ""
         raise cls(f"{culprit.op.name}: {text} in {culprit.describe()}{where}")
+
+
+def _new_output(pool: list[list], dt: np.dtype, shape: tuple) -> tuple[np.ndarray, int]:
+    """A new aligned array for an output and its address, remembered in `pool` (at most
+    SPARE_OUTPUTS blocks) so a later call can reuse it once the caller has dropped it (no page
+    faults or zeroing of fresh pages)."""
+    arr = aligned_empty(shape, dt)
+    if not arr.size:
+        return arr, 0
+    if len(pool) >= SPARE_OUTPUTS:
+        pool.pop(0)
+    addr = address(arr)
+    pool.append([arr.base, arr, addr])
+    return arr, addr
 
 
 def _check_input(node: Node, value, pos: int) -> np.ndarray:
