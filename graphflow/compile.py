@@ -178,6 +178,7 @@ class CompiledFunction:
                 t = Tracer(node, trace, bool(x.requires_grad))
                 if x.requires_grad:
                     trace.add_leaf(t)
+                    trace.alias(t, x)
                     g = None
                     if x.grad is not None:  # backward accumulates into the .grad of each call's argument
                         g = make_node(get_op("input"), (), {"name": f"arg{i}_grad", "dtype": x.grad.dtype,
@@ -196,6 +197,7 @@ class CompiledFunction:
             out = self.fn(*targs, **tkwargs)
         finally:
             DYNAMIC.pop()
+            trace.restore_aliases()
             after = {id(t): t.grad for t in owners}
             for t in list(trace.grad_owners.values()):
                 if id(t) not in before:

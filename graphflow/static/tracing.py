@@ -207,6 +207,8 @@ class Trace:
     random_ops: int = 0
     leaves: list[tuple[Tracer, Node]] = field(default_factory=list)  # tracers requiring grad, their leaf node
     stops: list[Node] = field(default_factory=list)  # detach() results: gradients stop there
+    aliases: dict[int, Any] = field(default_factory=dict)  # id(argument tracer) -> the eager tensor passed
+    entry_grads: dict[int, Any] = field(default_factory=dict)  # id(eager argument) -> its .grad on entry
 
     def __post_init__(self) -> None:
         self.handler = TraceHandler(self)
@@ -251,6 +253,17 @@ class Trace:
         if all(t is not other for other, _ in self.leaves):
             self.leaves.append((t, t.node))
 
+    def alias(self, t: Tracer, x: Any) -> None:
+        """`t` stands for the eager argument `x`: code that reads `x.grad` (a tensor captured by the
+        function and also passed to it) sees what backward gives `t`, as in eager mode."""
+        self.aliases[id(t)] = x
+        self.entry_grads[id(x)] = x.grad
+
+    def restore_aliases(self) -> None:
+        """Give the eager arguments back the .grad they had before the trace."""
+        for x in self.aliases.values():
+            x.grad = self.entry_grads[id(x)]
+
     def backward(self, y: Tracer, gradient: Any = None) -> None:
         if gradient is None and y.node.shape != ():
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs, got shape "
@@ -267,9 +280,16 @@ class Trace:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn"
                                + (f" (backward() at {source.capture()})" if source.capture() else ""))
         for (t, _), g in zip(self.leaves, grads[len(params):]):
-            if g is not None:
-                t.grad = Tracer(g, self) if t.grad is None else \
-                    Tracer(self.handler.to_node(E.add(t.grad, Tracer(g, self))), self)
+            if g is None:
+                continue
+            x = self.aliases.get(id(t))
+            base = t.grad
+            if x is not None and not (x.grad is not None and not isinstance(x.grad, Tracer)):
+                base = x.grad  # the function reset or replaced the argument's .grad itself
+            t.grad = Tracer(g, self) if base is None else \
+                Tracer(self.handler.to_node(E.add(base, Tracer(g, self))), self)
+            if x is not None:
+                x.grad = t.grad  # restored by `restore_aliases`; each call sets it from the results
         for s, g in zip(params, grads):
             if g is None:
                 continue

@@ -170,3 +170,26 @@ def test_naive_log_softmax_gradients_are_finite_for_large_logits():
     assert np.isfinite(_np(y)) and np.all(np.isfinite(_np(x.grad)))
     np.testing.assert_allclose(_np(y), expected_loss, rtol=1e-5)
     np.testing.assert_allclose(_np(x.grad), sm - onehot, rtol=1e-5, atol=1e-6)
+
+
+def test_grad_of_an_argument_read_inside_the_compiled_function():
+    """A tensor passed to the compiled function and also captured by it: reading its .grad after
+    backward() inside the function gives the gradient, as in eager mode, on every call."""
+    x = gf.tensor(np.arange(4, dtype=np.float32), requires_grad=True)
+    w = gf.tensor(np.linspace(-1, 1, 4).astype(np.float32), requires_grad=True)
+    captured = [x, w]
+
+    def step(a, b):
+        for t in captured:
+            t.grad = None
+        y = (a * b).tanh().sum()
+        y.backward()
+        return [y] + [t.grad for t in captured]
+
+    compiled = gf.compile(step)
+    d = 1 - np.tanh(x.detach().numpy() * w.detach().numpy()) ** 2
+    for _ in range(3):
+        y, gx, gw = compiled(x, w)
+        np.testing.assert_allclose(gx.numpy(), d * w.detach().numpy(), rtol=1e-5)
+        np.testing.assert_allclose(gw.numpy(), d * x.detach().numpy(), rtol=1e-5)
+        np.testing.assert_allclose(x.grad.numpy(), gx.numpy())
