@@ -216,6 +216,10 @@ def is_two(v: Any) -> bool:
     return v == 2
 
 
+def is_three(v: Any) -> bool:
+    return v == 3
+
+
 def is_pow2(v: Any) -> bool:
     """A power of two whose reciprocal is a normal number of the same dtype (so x / v == x * (1/v)
     exactly)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphflow.ir.graph import Graph, Node
-from graphflow.passes.patterns import STABLE, Op, Pattern, Rule, Splat, Var, is_one
+from graphflow.passes.patterns import STABLE, Op, Pattern, Rule, Splat, Var, is_one, is_three
 from graphflow.passes.rewrite import Rewriter, rewrite
 
 x, z = Var("x"), Var("z")
@@ -128,6 +128,10 @@ def _one_plus(inner: Pattern) -> Op:
 
 # order matters where patterns overlap: the first rule that matches wins
 RULES: list[Rule] = [
+    # x*x*x rounds twice where pow rounds once (within 1 ulp); NaN, +-inf, signed zeros and
+    # overflow agree (x*x cannot overflow unless x**3 does), and it vectorises where pow is a call
+    Rule("pow_three", Op("pow", x, Splat(is_three)), lambda m, rw: rw.op("mul", rw.op("mul", m["x"], m["x"]), m["x"]),
+         STABLE, "f", doc="x ** 3 -> x * x * x"),
     Rule("log_exp", Op("log", Op("exp", x)), lambda m, rw: _plus_zero(rw, m["x"]), STABLE, "f",
          doc="log(exp(x)) -> x (+ 0.0 to keep log(exp(-0.0)) = +0.0)"),
     Rule("exp_log", Op("exp", Op("log", x)),

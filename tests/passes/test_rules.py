@@ -44,6 +44,8 @@ CASES = {
     "div_one": ([X], lambda x: op("div", full(x, 1.0) if False else x, full(x, 1.0)), lambda x: x),
     "pow_one": ([X], lambda x: op("pow", x, full(x, 1.0)), lambda x: x),
     "pow_two": ([X], lambda x: op("pow", x, full(x, 2.0)), lambda x: op("mul", x, x)),
+    "pow_three": ([X], lambda x: op("pow", x, full(x, 3.0)), lambda x: op("mul", op("mul", x, x), x)),
+    "pow_three_int": ([XI], lambda x: op("pow", x, full(x, 3)), lambda x: op("mul", op("mul", x, x), x)),
     "mul_neg_one": ([X], lambda x: op("mul", full(x, -1.0), x), lambda x: op("neg", x)),
     "div_pow2": ([X], lambda x: op("div", x, full(x, 4.0)), lambda x: op("mul", x, full(x, 0.25))),
     "add_zero_int": ([XI], lambda x: op("add", x, full(x, 0)), lambda x: x),
