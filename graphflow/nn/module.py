@@ -279,20 +279,19 @@ class Module:
         return mod
 
     def get_parameter(self, target: str) -> Parameter:
-        mod_path, _, name = target.rpartition(".")
-        mod = self.get_submodule(mod_path)
-        p = mod._parameters.get(name)
-        if p is None:
-            raise AttributeError(f"{mod._get_name()} has no parameter `{name}`")
-        return p
+        return self._get_member(target, "_parameters", "parameter")
 
     def get_buffer(self, target: str) -> Tensor:
+        return self._get_member(target, "_buffers", "buffer")
+
+    def _get_member(self, target: str, table: str, kind: str) -> Any:
+        """The parameter or buffer at a dotted path ("encoder.0.weight")."""
         mod_path, _, name = target.rpartition(".")
         mod = self.get_submodule(mod_path)
-        b = mod._buffers.get(name)
-        if b is None:
-            raise AttributeError(f"{mod._get_name()} has no buffer `{name}`")
-        return b
+        member = getattr(mod, table).get(name)
+        if member is None:
+            raise AttributeError(f"{mod._get_name()} has no {kind} `{name}`")
+        return member
 
     # ---- modes and bulk changes ------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
