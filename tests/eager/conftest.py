@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import graphflow as gf
-from graphflow.backends import available, cpu_backend_choice
+from tests.cpu_backends import CPU_BACKENDS, on_cpu_backend
 
 
 def numeric_grad(fn, arrays, eps=1e-6):
@@ -41,18 +41,13 @@ def check_grad(fn, *arrays, atol=1e-6, rtol=1e-5):
         np.testing.assert_allclose(got, e, atol=atol, rtol=rtol)
 
 
-@pytest.fixture(autouse=True, params=["numpy", "llvm"])
+@pytest.fixture(autouse=True, params=CPU_BACKENDS)
 def cpu_backend(request):
-    """Every eager test runs on each CPU backend present (numpy: the reference; llvm: the default)."""
-    status = available().get(request.param)
-    if status != "available":
-        pytest.skip(f"{request.param}: {status}")
-    previous = cpu_backend_choice()
-    gf.set_backend(request.param)
-    assert gf.is_grad_enabled()
-    yield request.param
-    gf.set_grad_enabled(True)
-    gf.set_backend(previous)
+    """Every eager test runs on each CPU backend present."""
+    with on_cpu_backend(request.param):
+        assert gf.is_grad_enabled()
+        yield request.param
+        gf.set_grad_enabled(True)
 
 
 @pytest.fixture(name="check_grad")

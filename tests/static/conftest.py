@@ -4,21 +4,13 @@ mode, `Session` and `gf.compile` share, and the previous choice is restored afte
 
 import pytest
 
-import graphflow as gf
 import graphflow.static as tf
-from graphflow.backends import available, cpu_backend_choice
-
-CPU_BACKENDS = ["numpy", "llvm"]
+from tests.cpu_backends import CPU_BACKENDS, on_cpu_backend
 
 
 @pytest.fixture(autouse=True, params=CPU_BACKENDS)
 def backend(request):
-    status = available().get(request.param)
-    if status != "available":
-        pytest.skip(f"{request.param}: {status}")
-    previous = cpu_backend_choice()
-    gf.set_backend(request.param)
-    tf.reset_default_graph()
-    yield request.param
-    tf.reset_default_graph()
-    gf.set_backend(previous)
+    with on_cpu_backend(request.param):
+        tf.reset_default_graph()
+        yield request.param
+        tf.reset_default_graph()
