@@ -13,6 +13,7 @@ without the cost of entering and leaving a context manager on every op."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -127,6 +128,10 @@ def _broadcast_kernel(attrs: Any) -> Callable:
     shape = tuple(attrs["shape"])
 
     def run(x: np.ndarray) -> np.ndarray:
+        if math.prod(shape) > TINY:
+            # a small input (a Python scalar) spread over a big shape: the reference's read-only
+            # view, which kernels read as one value, instead of filling megabytes
+            return np.broadcast_to(x, shape)
         out = np.empty(shape, x.dtype)  # tiny: a filled copy is cheaper than np.broadcast_to's view
         out[...] = x
         return out

@@ -56,15 +56,40 @@ _NATIVE_REDUCE_DTYPES = ("float32", "float64", "int8", "uint8", "int16", "int32"
 NATIVE_ELEMENTWISE = frozenset({"exp", "expm1", "log", "log1p", "sin", "cos", "tanh", "sigmoid", "erf", "rsqrt",
                                 "floor_div", "mod"})
 REDUCE_MIN = 1 << 16
+# memory-bound arithmetic: from ARITH_MIN output elements up the native kernel (vectorised, on
+# every core, a Python-scalar operand read once instead of a broadcast view) beats NumPy's
+# single-threaded loop; below, NumPy costs less per call. Results are bit-identical: IEEE
+# add/sub/mul/div are correctly rounded in both, and the kernel uses no flag that changes them.
+ARITH = frozenset({"add", "sub", "mul", "div", "neg"})  # not max/min: NumPy's choice between equal zeros differs
+ARITH_MIN = 1 << 18
+# `x ** 2` and `x ** 3` with a scalar exponent: x*x and (x*x)*x, as the optimiser's STABLE rule
+# does in compiled graphs (x*x is correctly rounded; the cube within 1 ulp of pow, with NaN, inf
+# and signed zeros as pow gives them); NumPy's float power is a libm call per element
+POW_AS_PRODUCT = {2.0: 2, 3.0: 3}
+_FLOATS = ("float32", "float64")
 
 
 def run_op(op: OpDef, arrays: Sequence[np.ndarray], attrs: Attrs, out: TensorType) -> np.ndarray:
     """Run one op at once; the result is a fresh array of exactly `out`'s dtype and shape."""
     size = math.prod(out.shape)
-    if op.name in NATIVE_ELEMENTWISE and size >= TINY:
-        fn = _elementwise_kernel(op, arrays, attrs, out)
+    name = op.name
+    if name in NATIVE_ELEMENTWISE and size >= TINY:
+        plan = _layout(arrays, out, copy=True)
+        fn = plan and _elementwise_kernel(op, arrays, attrs, out, plan[0])
         if fn is not None:
-            return _run_elementwise(fn, op, arrays, out, size)
+            return _run_elementwise(fn, op, plan[1], out, size)
+    elif name in ARITH and size >= ARITH_MIN:
+        plan = _layout(arrays, out, copy=False)
+        fn = plan and _elementwise_kernel(op, arrays, attrs, out, plan[0])
+        if fn is not None:
+            return _run_elementwise(fn, op, plan[1], out, size)
+    elif name == "pow" and size >= TINY and out.dtype.name in _FLOATS:
+        plan = _layout(arrays, out, copy=False)
+        if plan is not None and plan[0][1] == "s" and plan[0][0] == "v":
+            k = POW_AS_PRODUCT.get(float(plan[1][1].item(0)))
+            if k is not None:
+                fn = _product_kernel(op, out, k)
+                return _run_elementwise(fn, op, plan[1][:1], out, size)
     elif op.name == "matmul" and len(arrays) == 2 and out.dtype.name in ("float32", "float64") \
             and len(out.shape) == 2 and size and arrays[0].shape[-1] and jit.blas_library() is not None:
         a, b = (_contig(np.asarray(x)) for x in arrays)
@@ -96,10 +121,34 @@ def _check(status: int, op: OpDef) -> None:
         raise cls(f"{op.name}: {text}")
 
 
-def _run_elementwise(fn, op, arrays, out: TensorType, size: int) -> np.ndarray:
-    ins = [_contig(np.asarray(a)) for a in arrays]
+def _layout(arrays, out: TensorType, copy: bool) -> tuple[tuple[str, ...], list[np.ndarray]] | None:
+    """Per input, "v" (a contiguous array of out's shape) or "s" (one value broadcast: every
+    stride 0, as a Python scalar operand arrives), with the arrays to pass; None when an input
+    has another shape, or is strided and `copy` is False (NumPy reads strides in place, cheaper
+    than a copy and a native pass)."""
+    shape = tuple(out.shape)
+    modes = []
+    ins = []
+    for a in arrays:
+        a = np.asarray(a)
+        if a.shape != shape:
+            return None
+        if a.size > 1 and not any(a.strides):
+            modes.append("s")
+        elif a.flags.c_contiguous and not address(a) % a.dtype.itemsize:
+            modes.append("v")
+        elif copy:
+            a = _contig(a)
+            modes.append("v")
+        else:
+            return None
+        ins.append(a)
+    return tuple(modes), ins
+
+
+def _run_elementwise(fn, op, ins, out: TensorType, size: int) -> np.ndarray:
     result = np.empty(out.shape, out.dtype.np)
-    _check(fn(size, 0, 0, *_ptrs(ins + [result])), op)
+    _check(fn(size, 0, 0, *_ptrs(list(ins) + [result])), op)
     return result
 
 
@@ -126,18 +175,28 @@ def _attrs_key(attrs: Attrs) -> tuple:
     return tuple((k, getattr(v, "name", v)) for k, v in sorted(attrs.items()))
 
 
-def _elementwise_kernel(op: OpDef, arrays, attrs, out: TensorType):
-    dtypes = tuple(np.asarray(a).dtype for a in arrays)
-    shapes = {np.shape(a) for a in arrays}
-    if len(shapes) > 1 or shapes.pop() != tuple(out.shape):
-        return None
+def _elementwise_kernel(op: OpDef, arrays, attrs, out: TensorType, modes: tuple[str, ...]):
     from graphflow.ir.dtypes import get_dtype
 
-    gdt = tuple(get_dtype(d) for d in dtypes)
+    gdt = tuple(get_dtype(np.asarray(a).dtype) for a in arrays)
     if is_fallback(op.name, gdt[0]) or lowering_for(op.name, gdt[0]) is None:
         return None
-    key = ("ew", op.name, tuple(d.name for d in gdt), out.dtype.name, _attrs_key(attrs))
-    return _load(key, lambda: _build_elementwise(op, gdt, attrs, out))
+    key = ("ew", op.name, tuple(d.name for d in gdt), out.dtype.name, _attrs_key(attrs), modes)
+    rule = lowering_for(op.name, gdt[0])
+    return _load(key, lambda: _build_elementwise(rule, gdt, attrs, out, modes))
+
+
+def _product_kernel(op: OpDef, out: TensorType, k: int):
+    """x*x (k = 2) or (x*x)*x (k = 3) with the backend's own multiply."""
+    mul = lowering_for("mul", out.dtype)
+
+    def power(b, xs, cx):
+        acc = xs[0]
+        for _ in range(k - 1):
+            acc = mul(b, [acc, xs[0]], cx)
+        return acc
+    key = ("ew-pow", k, out.dtype.name)
+    return _load(key, lambda: _build_elementwise(power, (out.dtype,), {}, out, ("v",)))
 
 
 def _entry(mod: ir.Module) -> tuple[ir.Function, ir.IRBuilder]:
@@ -171,7 +230,9 @@ def _parallel(mod: ir.Module, b: ir.IRBuilder, body: ir.Function, n: ir.Value, a
             b.call(body, [const(I64, 0), n] + args)
 
 
-def _build_elementwise(op: OpDef, dtypes, attrs, out: TensorType) -> ir.Module:
+def _build_elementwise(rule, dtypes, attrs, out: TensorType, modes: tuple[str, ...]) -> ir.Module:
+    """out[i] = rule(x0[i], x1[i], ...) over [0, n); an input of mode "s" is one value, loaded
+    once before the loop (the loop then vectorises with it splatted)."""
     mod = ir.Module(name="graphflow_eager")
     mod.triple = jit.triple()
     k = len(dtypes)
@@ -186,11 +247,13 @@ def _build_elementwise(op: OpDef, dtypes, attrs, out: TensorType) -> ir.Module:
         with bb.if_then(cond, likely=False):
             bb.store(const(I32, code), err)
 
-    rule = lowering_for(op.name, dtypes[0])
     cx = Ctx(tuple(dtypes), out.dtype, attrs, raise_if)
+    fixed = {j: load_value(b, b.gep(p, [const(I64, 0)], source_etype=storage_type(d)), d)
+             for j, (p, d, m) in enumerate(zip(ins, dtypes, modes)) if m == "s"}
 
     def step(i, acc):
-        xs = [load_value(b, b.gep(p, [i], source_etype=storage_type(d)), d) for p, d in zip(ins, dtypes)]
+        xs = [fixed[j] if j in fixed else load_value(b, b.gep(p, [i], source_etype=storage_type(d)), d)
+              for j, (p, d) in enumerate(zip(ins, dtypes))]
         store_value(b, rule(b, xs, cx), b.gep(dst, [i], source_etype=storage_type(out.dtype)), out.dtype)
     for_range(b, body.args[0], body.args[1], step)
     b.ret_void()
