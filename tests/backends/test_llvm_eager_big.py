@@ -68,7 +68,7 @@ def test_big_arithmetic_is_native_and_exact(name, dtype, native_calls):
 @pytest.mark.parametrize("left", [True, False])
 def test_broadcast_scalar_operand(name, left, native_calls):
     op = get_op(name)
-    x = _data(1_000_003, "float32")
+    x = _data(N, "float32")
     for value in (1.5, -0.0, np.inf, np.nan):
         s = np.broadcast_to(np.float32(value), x.shape)
         arrays = (s, x) if left else (x, s)
