@@ -838,55 +838,11 @@ class Tensor(TensorMethods):
         self._check_inplace(name)
         return self._inplace(name, fn(self, *args, **kwargs))
 
-    def add_(self, other: Any, alpha: Any = 1) -> Tensor:
-        return self._apply_inplace("add_", E.add, other, alpha=alpha)
-
-    def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
-        return self._apply_inplace("sub_", E.sub, other, alpha=alpha)
-
-    def mul_(self, other: Any) -> Tensor:
-        return self._apply_inplace("mul_", E.mul, other)
-
-    def div_(self, other: Any, rounding_mode: str | None = None) -> Tensor:
-        return self._apply_inplace("div_", E.div, other, rounding_mode=rounding_mode)
-
-    def pow_(self, exponent: Any) -> Tensor:
-        return self._apply_inplace("pow_", E.pow, exponent)
-
-    def neg_(self) -> Tensor:
-        return self._apply_inplace("neg_", E.neg)
-
-    def abs_(self) -> Tensor:
-        return self._apply_inplace("abs_", E.abs)
-
-    def exp_(self) -> Tensor:
-        return self._apply_inplace("exp_", E.exp)
-
-    def sqrt_(self) -> Tensor:
-        return self._apply_inplace("sqrt_", E.sqrt)
-
-    def sigmoid_(self) -> Tensor:
-        return self._apply_inplace("sigmoid_", E.sigmoid)
-
-    def tanh_(self) -> Tensor:
-        return self._apply_inplace("tanh_", E.tanh)
-
-    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
-        return self._apply_inplace("clamp_", E.clamp, min, max)
-
-    clip_ = clamp_
-
     def clamp_min_(self, min: Any) -> Tensor:  # noqa: A002
         return self.clamp_(min=min)
 
     def clamp_max_(self, max: Any) -> Tensor:  # noqa: A002
         return self.clamp_(max=max)
-
-    def relu_(self) -> Tensor:
-        return self._apply_inplace("relu_", E.relu)
-
-    def lerp_(self, end: Any, weight: Any) -> Tensor:
-        return self._apply_inplace("lerp_", E.lerp, end, weight)
 
     def addcmul_(self, t1: Any, t2: Any, value: Any = 1) -> Tensor:
         return self._apply_inplace("addcmul_", lambda s: E.add(s, E.mul(E.mul(t1, t2), value)))
@@ -995,3 +951,23 @@ def _rebuild(array: np.ndarray, dtype: str, requires_grad: bool) -> Tensor:
 
 def is_tensor(x: Any) -> bool:
     return isinstance(x, Tensor)
+
+
+def _inplace_method(name: str, fn: Any) -> Any:
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return self._apply_inplace(name, fn, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"In place: self = {fn.__name__}(self, *args, **kwargs), as torch.Tensor.{name}."
+    return method
+
+
+# the in-place forms of functional ops: one table, checked by the in-place rules in _apply_inplace
+INPLACE_OPS: dict[str, Any] = {
+    "add_": E.add, "sub_": E.sub, "mul_": E.mul, "div_": E.div, "pow_": E.pow, "neg_": E.neg, "abs_": E.abs,
+    "exp_": E.exp, "sqrt_": E.sqrt, "sigmoid_": E.sigmoid, "tanh_": E.tanh, "clamp_": E.clamp, "relu_": E.relu,
+    "lerp_": E.lerp,
+}
+for _name, _fn in INPLACE_OPS.items():
+    setattr(Tensor, _name, _inplace_method(_name, _fn))
+Tensor.clip_ = Tensor.clamp_
