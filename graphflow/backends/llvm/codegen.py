@@ -170,6 +170,9 @@ class ModuleBuilder:
     def _ew(self, b, ev: Evaluator, unit: Unit, lo, hi, ptrs) -> int:
         shape = unit.outputs[0].shape
         size = numel(shape)
+        cat = _concat_output(unit)
+        if cat is not None:
+            return self._ew_concat(b, ev, unit.outputs[0], cat, lo, hi, ptrs)
         if unit.flat or len(shape) <= 1:
             def body(i, acc):
                 ev.push()
@@ -197,6 +200,43 @@ class ModuleBuilder:
 
         nest(0, [])
         return shape[0]
+
+    def _ew_concat(self, b, ev: Evaluator, out: Node, cat: Node, lo, hi, ptrs) -> int:
+        """A unit whose one output is a concat (through reshapes, which keep linear order): one
+        loop nest per input over that input's own shape, so each element is computed from the
+        one input it comes from (the generic nest computes every input and selects; im2col's
+        nine taps cost nine loads and a compare chain per element that way)."""
+        axis = cat.attrs["axis"]
+        size = numel(cat.shape)
+
+        def piece(x: Node, offset: int, n0: Aff) -> None:
+            shape = x.shape
+
+            def nest(level: int, dims: list[Aff]) -> None:
+                if level == len(shape):
+                    ev.push()
+                    at = list(dims)
+                    at[axis] = at[axis] + offset
+                    self._store(b, ptrs, out, Index(cat.shape, dims=at).lin(),
+                                ev.value(x, Index(shape, dims=dims)))
+                    ev.pop()
+                    return
+                for_range(b, const(I64, 0), const(I64, shape[level]),
+                          lambda i, acc: nest(level + 1, dims + [Aff.var(Var(i, shape[level]))]),
+                          interleave=_hint(size) if level == len(shape) - 1 else 0)
+            nest(1, [n0])
+
+        def outer(i, acc):
+            ev.push()
+            n0 = Aff.var(Var(i, cat.shape[0]))
+            offset = 0
+            for x in cat.inputs:
+                if numel(x.shape):
+                    piece(x, offset, n0)
+                offset += x.shape[axis]
+            ev.pop()
+        for_range(b, lo, hi, outer)
+        return cat.shape[0]
 
     def _reduce(self, b, ev: Evaluator, unit: Unit, lo, hi, ptrs) -> int:
         red0 = unit.reds[0]
@@ -610,6 +650,20 @@ def _depends_on(o: Node, pre: Node, own: set[int]) -> bool:
                 seen.add(i.id)
                 stack.append(i)
     return False
+
+
+def _concat_output(unit: Unit) -> Node | None:
+    """The concat (along an axis other than the first) that a one-output unit's output is,
+    through reshapes computed in the unit; None otherwise."""
+    if len(unit.outputs) != 1:
+        return None
+    own = {n.id for n in unit.nodes}
+    n = unit.outputs[0]
+    while n.op.name == "reshape" and n.inputs[0].id in own:
+        n = n.inputs[0]
+    if n.op.name != "concat" or n.id not in own or n.attrs["axis"] == 0 or not n.shape or 0 in n.shape:
+        return None
+    return n
 
 
 def _ceil(a: int, b: int) -> int:
