@@ -63,10 +63,10 @@ def plot_times(results: list[dict], path: Path, title: str = "") -> Path | None:
         ax.set_title(f"{wl.title if wl else name} [{size}]", fontsize=9)
         ax.set_xlabel("seconds per call (median, log scale)", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
-    return _save(plt, fig, axes, len(panels), title, path)
+    return save_figure(plt, fig, axes, len(panels), title, path)
 
 
-def _save(plt, fig, axes, used: int, title: str, path: Path) -> Path:
+def save_figure(plt, fig, axes, used: int, title: str, path: Path) -> Path:
     """Blank the unused panels, title the figure and write it as a PNG."""
     for ax in list(axes.flat)[used:]:
         ax.axis("off")
@@ -115,4 +115,4 @@ def plot_scaling(results: list[dict], path: Path, title: str = "") -> Path | Non
         ax.set_xlabel("problem size (elements of the size tuple, multiplied)", fontsize=8)
         ax.set_ylabel(unit or "calls per second", fontsize=8)
         ax.legend(fontsize=6)
-    return _save(plt, fig, axes, len(panels), title, path)
+    return save_figure(plt, fig, axes, len(panels), title, path)

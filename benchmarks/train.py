@@ -116,7 +116,7 @@ def plot_losses(runs: Sequence[ModeRun], path: Path, title: str) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from benchmarks.plots import _MODE_COLORS
+    from benchmarks.plots import _MODE_COLORS, save_figure
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for r in done:
@@ -135,11 +135,7 @@ def plot_losses(runs: Sequence[ModeRun], path: Path, title: str) -> Path | None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     ax.set_title(title, fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(plt, fig, np.array([ax]), 1, "", path)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,3 +25,4 @@ def numpy_backend():
     from graphflow.backends import get_backend
 
     return get_backend("numpy")
+

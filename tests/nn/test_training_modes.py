@@ -14,6 +14,7 @@ import graphflow.optim as optim
 import graphflow.static as tf
 from graphflow.data import DataLoader, TensorDataset
 from graphflow.nn.symbolic import sync_to_module
+from tests.datasets import digits_split
 
 
 def _small_model():
@@ -92,11 +93,7 @@ def test_static_module_uses_variables_not_constants():
 
 @pytest.fixture(scope="module")
 def digits():
-    sklearn = pytest.importorskip("sklearn.datasets")
-    X, y = sklearn.load_digits(return_X_y=True)
-    X = (X / 16.0).astype(np.float32)
-    order = np.random.default_rng(0).permutation(len(X))
-    return X[order[:1400]], y[order[:1400]], X[order[1400:]], y[order[1400:]]
+    return digits_split(1400)
 
 
 def _mlp():

@@ -9,6 +9,7 @@ import graphflow as gf
 import graphflow.nn as nn
 import graphflow.nn.functional as F
 import graphflow.static as tf
+from tests.datasets import digits_split
 
 
 def _mlp(n_in=64, hidden=32, n_out=10):
@@ -22,11 +23,7 @@ def _state(model):
 
 @pytest.fixture(scope="module")
 def digits():
-    datasets = pytest.importorskip("sklearn.datasets")
-    X, y = datasets.load_digits(return_X_y=True)
-    X = (X / 16.0).astype(np.float32)
-    order = np.random.default_rng(0).permutation(len(X))
-    return X[order[:1200]], y[order[:1200]], X[order[1200:]], y[order[1200:]]
+    return digits_split(1200)
 
 
 def test_mlp_trained_in_a_session_learns_and_updates_the_module(digits):

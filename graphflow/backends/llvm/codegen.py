@@ -37,6 +37,7 @@ from graphflow.backends.llvm.plan import (
     Plan,
     Unit,
     _is_transpose,
+    is_ancestor,
     numel,
 )
 from graphflow.ir.graph import Node
@@ -632,24 +633,11 @@ def _stashes(unit: Unit, full_outs: list[Node], ev: Evaluator) -> dict[int, Node
             continue
         for o in full_outs:
             if o.id not in used and o.dtype is pre.dtype and o.shape == pre.shape and o is not pre \
-                    and _depends_on(o, pre, own) and not any(s.id == pre.id for s in unit.outputs):
+                    and is_ancestor(pre, o, own) and not any(s.id == pre.id for s in unit.outputs):
                 out[r.id] = o
                 used.add(o.id)
                 break
     return out
-
-
-def _depends_on(o: Node, pre: Node, own: set[int]) -> bool:
-    stack, seen = [o], set()
-    while stack:
-        n = stack.pop()
-        for i in n.inputs:
-            if i is pre:
-                return True
-            if i.id in own and i.id not in seen:
-                seen.add(i.id)
-                stack.append(i)
-    return False
 
 
 def _concat_output(unit: Unit) -> Node | None:

@@ -211,7 +211,7 @@ def _fused_units(nodes: list[Node], needed: list[Node]) -> list[Unit]:
             raise _Split
         m = mms[0]
         own = {n.id for n in nodes}
-        before = [n for n in nodes if n is not m and _is_ancestor(n, m, own)]
+        before = [n for n in nodes if n is not m and is_ancestor(n, m, own)]
         for n in before:
             if not _is_transpose(n) or n.inputs[0].id in own:
                 raise _Split
@@ -228,7 +228,8 @@ def _fused_units(nodes: list[Node], needed: list[Node]) -> list[Unit]:
     return _ew_units(nodes, needed)
 
 
-def _is_ancestor(a: Node, b: Node, own: set[int]) -> bool:
+def is_ancestor(a: Node, b: Node, own: set[int]) -> bool:
+    """Whether `b` reads `a`, walking only through nodes in `own` (a kernel's nodes)."""
     stack, seen = [b], set()
     while stack:
         n = stack.pop()
