@@ -42,6 +42,12 @@ class Backend(ABC):
     def run_op(self, op: OpDef, inputs: Sequence[np.ndarray], attrs: Attrs, out: TensorType) -> np.ndarray:
         """Run one op at once (eager mode's path)."""
 
+    def reference_below(self, op: OpDef) -> int:
+        """Element count (of the op's first input) below which `run_op` computes exactly what the
+        registry's NumPy reference gives, so eager mode may call the reference's NumPy function
+        itself and skip `run_op`'s per-call cost. 0: no promise."""
+        return 0
+
 
 # name -> module that defines `BACKEND` (imported lazily: a missing dependency becomes a reason)
 _KNOWN = {"numpy": "graphflow.backends.numpy", "llvm": "graphflow.backends.llvm",

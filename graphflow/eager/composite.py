@@ -6,11 +6,13 @@ code the op-by-op path runs — over `input` nodes once per signature (name, sta
 input dtypes and shapes, which inputs need a gradient, backend), compiles it with the current CPU
 backend and runs it as one call.
 
-When a gradient is needed, the compiled graph also returns every value the tape needs, and each
-traced primitive is recorded as its own `TapeNode` (inputs, attributes and types as traced), so
-`backward()` differentiates exactly the primitive graph the op-by-op path would record — only
-the forward values come from the fused kernels (equal to float rounding). Values that carry no
-gradient enter the tape as leaves, as they would op by op.
+When a gradient is needed, the result is recorded as ONE tape node whose op is the composite
+itself (`grad_fn` shows `CrossEntropyBackward0`, as PyTorch's fused ops do). Its vjp traces `fn`
+again over the node's inputs and differentiates that primitive graph with `autodiff.grad`, so
+`backward()` computes exactly the gradient the op-by-op path would, and the optimiser fuses the
+recomputed forward values (a relu's mask, a softmax's row sums) into the gradient's kernels.
+Recording one node instead of every traced primitive keeps the tape, and the backward walk over
+it, short.
 
 Returns None (the caller runs op by op) inside a `gf.compile` trace, for tensors on a device,
 for signatures whose trace does not give a graph node, and for new signatures of a composite that
@@ -21,92 +23,79 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from graphflow import autodiff
 from graphflow.eager.grad_mode import STATE as GRAD
 from graphflow.eager.runtime import RUNTIME, cpu_backend
 from graphflow.eager.tape import SIG_IDS, TapeNode, VersionCounter, user_loc
 from graphflow.eager.tensor import Tensor, _new, _node_of
 from graphflow.ir.bind import DYNAMIC, bind
-from graphflow.ir.graph import Graph, Node
-from graphflow.ir.registry import NOT_DIFFERENTIABLE
+from graphflow.ir.graph import Attrs, Graph, Node, TensorType, toposort
+from graphflow.ir.registry import NOT_DIFFERENTIABLE, OpDef
 
 _CACHE: dict[tuple, Any] = {}
 _CACHE_LIMIT = 256
 MAX_SIGNATURES = 64
 _COMPILED: dict[str, int] = {}  # signatures compiled per composite name
 _UNFIT = object()
-_VIEWS = frozenset({"permute", "reshape", "broadcast_to"})
+_NO_ATTRS = Attrs({})
 _set = object.__setattr__
 
 
 class Plan:
-    """A traced composite. Without gradient `exe` returns [output]. With one, `steps` lists per
-    value the tape holds how it gets it: ("in", k) input tensor k; ("val", src, node) a value
-    without gradient (a leaf); ("rec", src, node, arg_steps, sig) a recorded primitive. src >= 0
-    is `exe`'s output src; src < 0 a view (movement op's reference) of step -1 - src's value.
-    `out_slot` is the output's step."""
+    """A traced composite: `exe` returns [output]; with a gradient, `op` is the composite's tape
+    op and `sig` its structure id (the tape's key for cached backward plans)."""
 
-    __slots__ = ("exe", "steps", "out_slot", "grad", "dtype")
+    __slots__ = ("exe", "op", "sig", "dtype")
 
-    def __init__(self, exe: Any, steps: list[tuple], out_slot: int, grad: bool, dtype: Any) -> None:
+    def __init__(self, exe: Any, op: OpDef | None, dtype: Any) -> None:
         self.exe = exe
-        self.steps = steps
-        self.out_slot = out_slot
-        self.grad = grad
+        self.op = op
+        self.sig = next(SIG_IDS)
         self.dtype = dtype
 
 
-def _build(fn: Callable, inputs: tuple[Tensor, ...], rg: tuple[bool, ...], backend: Any) -> Plan | None:
-    nodes_in = [bind("input", name=f"x{i}", dtype=t._dtype, shape=t._data.shape) for i, t in enumerate(inputs)]
+def _placeholders(types: list[TensorType]) -> list[Node]:
+    return [bind("input", name=f"x{i}", dtype=t.dtype, shape=t.shape) for i, t in enumerate(types)]
+
+
+def composite_op(name: str, fn: Callable, in_types: list[TensorType], rg: tuple[bool, ...],
+                 out_type: TensorType, exe: Any) -> OpDef:
+    """The tape op of one composite signature: its vjp is the gradient of `fn`'s primitive graph
+    (traced over placeholders, differentiated, then rebuilt over the node's own inputs and g)."""
+
+    def vjp(node: Node, g: Node) -> list[Node | None]:
+        ph = _placeholders(in_types)
+        seed = bind("input", name="g", dtype=out_type.dtype, shape=out_type.shape)
+        out = fn(*ph)
+        wrt = [p for p, r in zip(ph, rg) if r]
+        grads = autodiff.grad(None, [out], wrt, seeds=[seed])
+        new: dict[int, Node] = {p.id: x for p, x in zip(ph, node.inputs)}
+        new[seed.id] = g
+        present = [x for x in grads if x is not None]
+        for n in toposort(present):
+            if n.id not in new:
+                new[n.id] = Node(n.op, tuple(new[i.id] for i in n.inputs), n.attrs, n.type, loc=node.loc) \
+                    if n.inputs else n
+        it = iter(grads)
+        return [(lambda x: new[x.id] if x is not None else None)(next(it)) if r else None for r in rg]
+
+    def reference(arrays: list, attrs: Any) -> Any:
+        return exe.run(list(arrays))[0]
+
+    return OpDef(name, "composite", lambda types, attrs: out_type, reference, vjp, {}, len(in_types),
+                 doc=f"the composite {name}, recorded whole on the eager tape")
+
+
+def _build(name: str, fn: Callable, inputs: tuple[Tensor, ...], rg: tuple[bool, ...], backend: Any) -> Plan | None:
+    types = [TensorType(t._dtype, t._data.shape) for t in inputs]
+    nodes_in = _placeholders(types)
     out = fn(*nodes_in)
     if not isinstance(out, Node):
         return None
-    graph = Graph([out], nodes_in)
-    if not any(rg):
-        return Plan(backend.compile(graph), [], 0, False, out.type.dtype)
-    slot = {n.id: k for k, n in enumerate(nodes_in)}
-    flows = {n.id: r for n, r in zip(nodes_in, rg)}
-    traced = [n for n in graph.nodes if n.id not in slot]
-    for n in traced:
-        flows[n.id] = (any(flows[i.id] for i in n.inputs) and n.op.vjp is not NOT_DIFFERENTIABLE
-                       and n.type.dtype.kind == "f")
-    if not flows[out.id]:
-        return Plan(backend.compile(graph), [], 0, False, out.type.dtype)
-    # values the tape holds: recorded nodes, and the gradient-free values they read
-    wanted: list[Node] = []
-    seen: set[int] = set()
-    for n in traced:
-        if flows[n.id]:
-            for i in n.inputs:
-                if not flows[i.id] and i.id not in slot and i.id not in seen:
-                    seen.add(i.id)
-                    wanted.append(i)
-            seen.add(n.id)
-            wanted.append(n)
-    if out.id not in seen:
-        return None
-    # movement ops over values held here become NumPy views at record time (what the op-by-op
-    # path holds), not compiled outputs: no copy of a transposed weight or a broadcast bias
-    steps: list[tuple] = []
-    pos: dict[int, int] = {}
-    for k, n in enumerate(nodes_in):
-        pos[n.id] = len(steps)
-        steps.append(("in", k))
-    outputs: list[Node] = []
-    for n in wanted:
-        if n.op.name in _VIEWS and n.inputs[0].id in pos:
-            src = -1 - pos[n.inputs[0].id]
-        else:
-            src = len(outputs)
-            outputs.append(n)
-        pos[n.id] = len(steps)
-        if flows[n.id]:
-            steps.append(("rec", src, n, tuple(pos[i.id] for i in n.inputs), next(SIG_IDS)))
-        else:
-            steps.append(("val", src, n))
-    if not outputs:
-        return None
-    exe = backend.compile(Graph(outputs, nodes_in))
-    return Plan(exe, steps, pos[out.id], True, out.type.dtype)
+    exe = backend.compile(Graph([out], nodes_in))
+    flows = any(rg) and out.op.vjp is not NOT_DIFFERENTIABLE and out.type.dtype.kind == "f"
+    op = composite_op(name, fn, types, rg, out.type, exe) if flows else None
+    return Plan(exe, op, out.type.dtype)
 
 
 def run(name: str, fn: Callable, inputs: tuple[Tensor, ...], static: tuple) -> Tensor | None:
@@ -132,49 +121,27 @@ def run(name: str, fn: Callable, inputs: tuple[Tensor, ...], static: tuple) -> T
         n = _COMPILED.get(name, 0)
         if n >= MAX_SIGNATURES:
             return None
-        plan = _build(fn, inputs, tuple(rg), backend) or _UNFIT  # a failing trace raises: nothing cached
+        plan = _build(name, fn, inputs, tuple(rg), backend) or _UNFIT  # a failing trace raises: nothing cached
         _COMPILED[name] = n + 1
         if len(_CACHE) >= _CACHE_LIMIT:
             _CACHE.clear()
         _CACHE[key] = plan
     if plan is _UNFIT:
         return None
-    arrays = [t._data for t in inputs]
-    values = plan.exe.run(arrays)
-    if not plan.grad:
+    values = plan.exe.run([t._data for t in inputs])
+    if plan.op is None:
         return _new(values[0], plan.dtype, None)
-    return _record(plan, inputs, values)
-
-
-def _record(plan: Plan, inputs: tuple[Tensor, ...], values: list[Any]) -> Tensor:
-    """Put the traced primitives on the tape, holding the compiled graph's values."""
-    loc = user_loc(3)
-    tape: list[Any] = []
-    held: list[Any] = []  # each step's value
-    for step in plan.steps:
-        kind = step[0]
-        if kind == "in":
-            t = inputs[step[1]]
-            tape.append(_node_of(t))
-            held.append(t._data)
-            continue
-        src, n = step[1], step[2]
-        v = values[src] if src >= 0 else n.op.reference([held[-1 - src]], n.attrs)
-        held.append(v)
-        if kind == "val":
-            tape.append(_node_of(_new(v, n.type.dtype, None)))
-        else:
-            node = TapeNode(n.op, tuple(tape[a] for a in step[3]), n.attrs, n.type, loc=loc)
-            _set(node, "value", v)
-            _set(node, "vc", VersionCounter())
-            _set(node, "version", 0)
-            _set(node, "rg", True)
-            _set(node, "leaf", None)
-            _set(node, "sig", step[4])
-            tape.append(node)
-    node = tape[plan.out_slot]
-    t = _new(node.value, node.type.dtype, None)
+    node = TapeNode(plan.op, tuple([_node_of(t) for t in inputs]), _NO_ATTRS, plan.op.infer((), None),
+                    loc=user_loc(3))
+    vc = VersionCounter()
+    _set(node, "value", values[0])
+    _set(node, "vc", vc)
+    _set(node, "version", 0)
+    _set(node, "rg", True)
+    _set(node, "leaf", None)
+    _set(node, "sig", plan.sig)
+    t = _new(values[0], plan.dtype, None)
     t._node = node
-    t._vc = node.vc
+    t._vc = vc
     t._rg = True
     return t

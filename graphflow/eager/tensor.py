@@ -116,15 +116,19 @@ def apply(op: OpDef, inputs: tuple, attrs: Any) -> Tensor:
     norm, out_type, sig_id, kernel = entry
     if dev is None or dev is CPU or dev.type == "cpu":
         dev = None
-        if kernel is not None and arrays and arrays[0].size <= TINY:
-            # tiny: what both CPU backends' run_op computes (the reference), without the checks
+        backend = RUNTIME.backend or cpu_backend()
+        limit = _LIMITS.get((backend, op))
+        if limit is None:
+            limit = _reference_limit(backend, op)
+        if kernel is not None and arrays and arrays[0].size < limit:
+            # what the backend's run_op would compute (the reference), without its per-call cost
             out = kernel(*arrays)
             if out.__class__ is not np.ndarray:  # ufuncs give 0-d results as NumPy scalars
                 out = np.asarray(out)
             if out.dtype is not out_type.dtype.np:
                 out = out.astype(out_type.dtype.np)
         else:
-            out = (RUNTIME.backend or cpu_backend()).run_op(op, arrays, norm, out_type)
+            out = backend.run_op(op, arrays, norm, out_type)
     else:
         from graphflow.eager.devices import run_op as run_on_device
 
@@ -133,6 +137,17 @@ def apply(op: OpDef, inputs: tuple, attrs: Any) -> Tensor:
     if rg and GRAD.enabled and op.vjp is not NOT_DIFFERENTIABLE and out_type.dtype.kind == "f":
         _record(op, inputs, norm, out_type, t, sig_id)
     return t
+
+
+_LIMITS: dict[tuple, int] = {}
+
+
+def _reference_limit(backend: Any, op: OpDef) -> int:
+    """Inputs below this many elements take the op's direct NumPy kernel: tiny tensors always
+    (`fast.TINY`: the NumPy call costs less than a native one), bigger ones where the backend
+    promises its `run_op` is the reference anyway."""
+    limit = _LIMITS[(backend, op)] = max(TINY + 1, backend.reference_below(op))
+    return limit
 
 
 def _record(op: OpDef, inputs: tuple, attrs: Attrs, out_type: TensorType, t: Tensor, sig_id: int) -> None:
@@ -293,6 +308,26 @@ def _probe_refs() -> tuple[int, int]:
 _TEMP_REFS, _ARRAY_REFS = _probe_refs()
 
 
+_BROADCAST = get_op("broadcast_to")
+_SHAPES: dict[tuple, tuple | None] = {}
+
+
+def _broadcast_shape(a: tuple, b: tuple) -> tuple | None:
+    """The broadcast of two shapes; None when they do not broadcast (the slow path raises the
+    error that names the user's line)."""
+    key = (a, b)
+    shape = _SHAPES.get(key, _UNSET)
+    if shape is _UNSET:
+        try:
+            shape = np.broadcast_shapes(a, b)
+        except ValueError:
+            shape = None
+        if len(_SHAPES) > 1000:
+            _SHAPES.clear()
+        _SHAPES[key] = shape
+    return shape
+
+
 def _fast_binary(op: OpDef, slow, float_only: bool = False, reflected: bool = False):
     """The Tensor operator for `op`. Three paths, cheapest first:
     - two CPU tensors of one dtype and shape under `TINY` elements: the NumPy function straight
@@ -353,6 +388,13 @@ def _fast_binary(op: OpDef, slow, float_only: bool = False, reflected: bool = Fa
                             quiet(ufunc, b, a, buf) if reflected else quiet(ufunc, a, b, buf)
                             return _new(buf, d, None)
                     return apply(op, (other, self) if reflected else (self, other), _NO_ATTRS)
+            elif other._dtype is d and (not float_only or d.kind == "f"):
+                # one dtype, shapes that differ (a bias row): broadcast each side, no promotion
+                shape = _broadcast_shape(a.shape, b.shape)
+                if shape is not None:
+                    x = self if a.shape == shape else apply(_BROADCAST, (self,), {"shape": shape})
+                    y = other if b.shape == shape else apply(_BROADCAST, (other,), {"shape": shape})
+                    return apply(op, (y, x) if reflected else (x, y), _NO_ATTRS)
         elif _scalar_keeps_dtype(other, self, float_only):
             if ufunc is not None and self._dtype.name in _ELIDE_DTYPES and self._data.size >= ELIDE_MIN and \
                     not (self._rg and GRAD.enabled):

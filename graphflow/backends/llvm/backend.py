@@ -33,6 +33,11 @@ class LLVMBackend(Backend):
 
         return run_op(op, inputs, attrs, out)
 
+    def reference_below(self, op: OpDef) -> int:
+        from graphflow.backends.llvm.eager import reference_below
+
+        return reference_below(op.name)
+
 
 def kernel_sources(partitioned: PartitionedGraph) -> list[str]:
     """LLVM IR text (before optimisation) of each unit the partition compiles to."""
