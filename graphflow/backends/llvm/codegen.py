@@ -43,6 +43,7 @@ from graphflow.backends.llvm.plan import (
 from graphflow.ir.graph import Node
 
 ENTRY = "gf_main"
+UNIT_ENTRY = "gf_unit_"
 CALLBACK_ERROR = 255
 GRAIN_ELEMENTS = 1 << 15  # elements per chunk a thread claims at a time in a parallel kernel
 BLAS_PARALLEL_MACS = 1 << 22  # smaller products: one BLAS call on the calling thread
@@ -539,50 +540,71 @@ class ModuleBuilder:
         return m.shape[0]
 
     # -- the module ----------------------------------------------------------------------------
-    def build(self) -> str:
+    def build(self, per_unit: bool = False) -> str:
+        """The module text. `per_unit` also exports `gf_unit_<k>(bufs, callback) -> i32` running
+        unit k alone exactly as `gf_main` runs it (for per-unit timing; see `profile.py`)."""
         mod = self.module
         main = ir.Function(mod, ir.FunctionType(I32, [PTR, PTR]), ENTRY)
-        bufs, cb = main.args
         b = ir.IRBuilder(main.append_basic_block("entry"))
+        state = self._frame(b, main)
+        for k, unit in enumerate(self.plan.units):
+            emitted = None if unit.kind == CALLBACK else self.emit_unit(k, unit)
+            self._dispatch(b, state, k, unit, emitted)
+            if per_unit:
+                fn = ir.Function(mod, ir.FunctionType(I32, [PTR, PTR]), f"{UNIT_ENTRY}{k}")
+                ub = ir.IRBuilder(fn.append_basic_block("entry"))
+                self._dispatch(ub, self._frame(ub, fn), k, unit, emitted)
+                ub.ret(const(I32, 0))
+        b.ret(const(I32, 0))
+        return with_loop_hints(str(mod))
+
+    @staticmethod
+    def _frame(b: ir.IRBuilder, fn: ir.Function) -> tuple:
+        """(buffer table, callback, error slot, task data) of an entry function."""
+        bufs, cb = fn.args
         err = b.bitcast(b.alloca(I32), PTR)
         data = b.alloca(PTR, size=const(I32, 2))
         b.store(const(I32, 0), err)
-        cb_type = ir.FunctionType(I32, [I32])
-        for k, unit in enumerate(self.plan.units):
-            if unit.kind == CALLBACK:
-                status = b.call(_FnPtr(cb, cb_type), [const(I32, k)])
-                with b.if_then(b.icmp_signed("!=", status, const(I32, 0)), likely=False):
-                    b.ret(const(I32, ((k + 1) << 8) | CALLBACK_ERROR))
-                continue
-            loader, total, may_raise = self.emit_unit(k, unit)
-            work = max((numel(o.shape) for o in unit.outputs), default=0)
-            if unit.kind == REDUCE:
-                work = max(work, numel(unit.reds[0].inputs[0].shape))
-            if unit.name in self._tiled:
-                self._parallel(b, loader, bufs, err, data, total, 1)
-            elif unit.kind != MATMUL and total >= 2 and work >= PARALLEL_MIN_ELEMENTS:
-                self._parallel(b, loader, bufs, err, data, total, max(1, -(-GRAIN_ELEMENTS * total // work)))
-            else:
-                b.call(loader, [const(I64, 0), const(I64, total), bufs, err])
-            if may_raise:
-                code = b.load(err, typ=I32)
-                with b.if_then(b.icmp_signed("!=", code, const(I32, 0)), likely=False):
-                    b.ret(b.or_(code, const(I32, (k + 1) << 8)))
-        b.ret(const(I32, 0))
-        return with_loop_hints(str(mod))
+        return bufs, cb, err, data
+
+    def _dispatch(self, b: ir.IRBuilder, state: tuple, k: int, unit: Unit, emitted) -> None:
+        """Run unit k (its callback, or its loader on this thread or the pool); return its
+        status from the enclosing function when it fails."""
+        bufs, cb, err, data = state
+        if unit.kind == CALLBACK:
+            status = b.call(_FnPtr(cb, ir.FunctionType(I32, [I32])), [const(I32, k)])
+            with b.if_then(b.icmp_signed("!=", status, const(I32, 0)), likely=False):
+                b.ret(const(I32, ((k + 1) << 8) | CALLBACK_ERROR))
+            return
+        loader, total, may_raise = emitted
+        work = max((numel(o.shape) for o in unit.outputs), default=0)
+        if unit.kind == REDUCE:
+            work = max(work, numel(unit.reds[0].inputs[0].shape))
+        if unit.name in self._tiled:
+            self._parallel(b, loader, bufs, err, data, total, 1)
+        elif unit.kind != MATMUL and total >= 2 and work >= PARALLEL_MIN_ELEMENTS:
+            self._parallel(b, loader, bufs, err, data, total, max(1, -(-GRAIN_ELEMENTS * total // work)))
+        else:
+            b.call(loader, [const(I64, 0), const(I64, total), bufs, err])
+        if may_raise:
+            code = b.load(err, typ=I32)
+            with b.if_then(b.icmp_signed("!=", code, const(I32, 0)), likely=False):
+                b.ret(b.or_(code, const(I32, (k + 1) << 8)))
 
     def _parallel(self, b, loader, bufs, err, data, total: int, grain: int) -> None:
         """Run the unit over [0, total) on the thread pool (`pool.py`), `grain` iterations per
         chunk: a task(lo, hi, data) trampoline loads the buffer table and error slot."""
         mod = self.module
-        fn = ir.Function(mod, pool.TASK, f"{loader.name}_task")
-        fn.linkage = "internal"
-        fb = ir.IRBuilder(fn.append_basic_block("entry"))
-        p = fn.args[2]
-        fbufs = fb.load(fb.gep(p, [const(I64, 0)], source_etype=PTR), typ=PTR)
-        ferr = fb.load(fb.gep(p, [const(I64, 1)], source_etype=PTR), typ=PTR)
-        fb.call(loader, [fn.args[0], fn.args[1], fbufs, ferr])
-        fb.ret_void()
+        fn = mod.globals.get(f"{loader.name}_task")
+        if fn is None:
+            fn = ir.Function(mod, pool.TASK, f"{loader.name}_task")
+            fn.linkage = "internal"
+            fb = ir.IRBuilder(fn.append_basic_block("entry"))
+            p = fn.args[2]
+            fbufs = fb.load(fb.gep(p, [const(I64, 0)], source_etype=PTR), typ=PTR)
+            ferr = fb.load(fb.gep(p, [const(I64, 1)], source_etype=PTR), typ=PTR)
+            fb.call(loader, [fn.args[0], fn.args[1], fbufs, ferr])
+            fb.ret_void()
         par = mod.globals.get(pool.SYMBOL) or ir.Function(mod, ir.FunctionType(VOID, [PTR, PTR, I64, I64]),
                                                           pool.SYMBOL)
         b.store(bufs, b.gep(data, [const(I64, 0)], source_etype=PTR))

@@ -28,6 +28,7 @@ VOID = ir.VoidType()
 SYMBOL = "gf_parallel"
 TASK = ir.FunctionType(VOID, [I64, I64, PTR])
 _SYS_FUTEX, _WAIT, _WAKE = 202, 128, 129  # x86-64 futex, FUTEX_*_PRIVATE
+SPIN_CYCLES = int(os.environ.get("GRAPHFLOW_SPIN_CYCLES", 1 << 20))
 _lock = threading.RLock()
 _state: dict = {}
 
@@ -88,25 +89,40 @@ def build_ir() -> str:
     b.position_at_end(done)
     b.ret_void()
 
-    # worker(arg): sleep on the generation word, work on each new job
+    # worker(arg): after a job, watch the generation word for SPIN_CYCLES (the next parallel
+    # kernel of a step usually comes soon, and a futex wake-up costs tens of microseconds on a
+    # virtual machine), then sleep on it; work on each new job
     worker = ir.Function(mod, ir.FunctionType(PTR, [PTR]), "gf_pool_worker")
     b = ir.IRBuilder(worker.append_basic_block("entry"))
     seen0 = b.load_atomic(gen, "acquire", 4, typ=I32)
-    loop, sleep, act = (worker.append_basic_block(n) for n in ("loop", "sleep", "act"))
+    loop, idle, spin, sleep, act = (worker.append_basic_block(n) for n in ("loop", "idle", "spin", "sleep", "act"))
+    clock = ir.Function(mod, ir.FunctionType(I64, []), "llvm.readcyclecounter")
+    pause = ir.Function(mod, ir.FunctionType(VOID, []), "llvm.x86.sse2.pause")
     entry = b.block
     b.branch(loop)
     b.position_at_end(loop)
     seen = b.phi(I32)
     seen.add_incoming(seen0, entry)
+    since = b.phi(I64)  # cycle count when the last job ended (0: sleep at once)
+    since.add_incoming(const(I64, 0), entry)
     cur = b.load_atomic(gen, "acquire", 4, typ=I32)
-    b.cbranch(b.icmp_unsigned("==", cur, seen), sleep, act)
+    b.cbranch(b.icmp_unsigned("==", cur, seen), idle, act)
+    b.position_at_end(idle)
+    b.cbranch(b.icmp_unsigned("<", b.sub(b.call(clock, []), since), const(I64, SPIN_CYCLES)), spin, sleep)
+    b.position_at_end(spin)
+    b.call(pause, [])
+    seen.add_incoming(seen, spin)
+    since.add_incoming(since, spin)
+    b.branch(loop)
     b.position_at_end(sleep)
     b.call(syscall, [const(I64, _SYS_FUTEX), gen, const(I32, _WAIT), seen, ir.Constant(PTR, None)])
     seen.add_incoming(seen, sleep)
+    since.add_incoming(const(I64, 0), sleep)
     b.branch(loop)
     b.position_at_end(act)
     b.call(work, [cur])
     seen.add_incoming(cur, act)
+    since.add_incoming(b.call(clock, []), act)
     b.branch(loop)
 
     # gf_parallel(task, data, n, grain)
