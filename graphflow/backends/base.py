@@ -19,6 +19,9 @@ class Executable(ABC):
     variable state, and returns one array per output."""
 
     graph: Graph
+    # True when every output `run` returns is memory no other live array shares (no input, no
+    # other output, no buffer the executable writes again): callers may keep and update it in place
+    private_outputs: bool = False
 
     @abstractmethod
     def run(self, inputs: Sequence[np.ndarray], state: dict | None = None,

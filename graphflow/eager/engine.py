@@ -50,6 +50,10 @@ class _Plan:
         self.n_seeds = n_seeds
         self.backend = backend
 
+    def private_outputs(self) -> bool:
+        """Whether `run`'s arrays are fresh memory (the lean runner copies what is not)."""
+        return self.runner is not None or bool(getattr(self.exe, "private_outputs", False))
+
     def run(self, arrays: list[Any]) -> list[Any]:
         if self.runner is not None:
             return self.runner.run(arrays)
@@ -296,7 +300,7 @@ def run(roots: Sequence[Tensor], gradients: Sequence[Any], targets: Sequence[Ten
         else:
             arrays = [s._data for s in seeds] + [order[p].value for p in plan.needed]
             raw = plan.run(arrays)
-            own = _own if dev is None else _same
+            own = _same if dev is not None or plan.private_outputs() else _own
             outs = [_new(own(a), order[used[k]].type.dtype, dev) for a, k in zip(raw, plan.out_targets)]
         for g, k in zip(outs, plan.out_targets):
             results[k] = g

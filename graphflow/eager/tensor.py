@@ -203,6 +203,16 @@ class EagerHandler:
         arr = np.asarray(array)
         return _new(arr, get_dtype(arr.dtype), None)
 
+    def constant_like(self, array: Any, like: Any) -> Tensor:
+        """A literal on `like`'s device (composites' constants beside a cuda tensor, as PyTorch's scalars)."""
+        dev = getattr(like, "_device", None)
+        if dev is None:
+            return self.constant(array)
+        from graphflow.eager.devices import upload
+
+        arr = np.asarray(array)
+        return _new(upload(arr, dev), get_dtype(arr.dtype), dev)
+
     def composite(self, name: str, fn: Any, inputs: tuple, static: tuple, min_elements: int = 0) -> Any:
         """`graphflow.ops.composite.offer`'s hook: CPU tensors with some input above
         `min_elements` elements run `fn` as one cached compiled graph (`graphflow.eager.composite`)."""
@@ -858,7 +868,9 @@ class Tensor(TensorMethods):
         data = self._data
         new = result._data
         tracked = result._node is not None and result._rg and GRAD.enabled
-        if data.flags.writeable and (data.base is None or self._alias or not tracked):
+        if data.__class__ is not np.ndarray:  # device memory is never written in place: take the result's buffer
+            self._data = data = new
+        elif data.flags.writeable and (data.base is None or self._alias or not tracked):
             np.copyto(data, new)
         else:
             self._data = data = new if (new.flags.writeable and new.base is None) else np.array(new, copy=True)
@@ -899,11 +911,11 @@ class Tensor(TensorMethods):
             return _DYNAMIC[-1].write_eager(self, name, value, broadcast=True)
         self._check_inplace(name)
         vrg = isinstance(value, Tensor) and value._rg
-        if not (GRAD.enabled and (self._rg or vrg)):
+        if isinstance(value, Tensor) and value.device != self.device:
+            raise DeviceError(f"{name}: expected both tensors on the same device, got {self.device} "
+                              f"and {value.device}")
+        if self._device is None and not (GRAD.enabled and (self._rg or vrg)):
             src = value._data if isinstance(value, Tensor) else value
-            if isinstance(value, Tensor) and value.device != self.device:
-                raise DeviceError(f"{name}: expected both tensors on the same device, got {self.device} "
-                                  f"and {value.device}")
             data = self._data
             if not data.flags.writeable or (data.base is not None and not self._alias and self._rg):
                 self._data = data = np.array(data, copy=True)
@@ -918,7 +930,7 @@ class Tensor(TensorMethods):
 
         keep = B.full(self.shape, True, get_dtype("bool"), like=self)
         if not isinstance(value, Tensor):
-            value = HANDLER.constant(np.asarray(value, dtype=self._dtype.np))
+            value = HANDLER.constant_like(np.asarray(value, dtype=self._dtype.np), self)
         value = cast(value, self._dtype)
         return self._inplace(name, E.where(keep, value, self), unsafe_cast=True)
 
@@ -995,9 +1007,45 @@ def is_tensor(x: Any) -> bool:
     return isinstance(x, Tensor)
 
 
+# in-place arithmetic that needs no tape entry writes through the reference's ufunc with
+# `out=` (one pass, no temporary); NumPy handles overlapping operands (`x[1:] += x[:-1]`)
+_INPLACE_UFUNCS = {"add_": np.add, "sub_": np.subtract, "mul_": np.multiply, "div_": np.divide}
+
+
+def _direct_inplace(t: Tensor, name: str, other: Any) -> bool:
+    """Apply `t op= other` directly when nothing is recorded and no promotion or broadcast of t
+    happens: float32/float64 CPU tensors, `other` a tensor of t's dtype whose shape broadcasts to
+    t's, or a Python number. False: the caller takes the general path."""
+    if _DYNAMIC or t._device is not None or t._dtype.name not in _ELIDE_DTYPES or not t._data.flags.writeable:
+        return False
+    if other.__class__ is Tensor or isinstance(other, Tensor):
+        if other._dtype is not t._dtype or other._device is not None or (GRAD.enabled and (t._rg or other._rg)):
+            return False
+        b = other._data
+        if b.shape != t._data.shape and _broadcast_shape(b.shape, t._data.shape) != t._data.shape:
+            return False
+    elif _scalar_keeps_dtype(other, t, False):
+        if GRAD.enabled and t._rg:
+            return False
+        b = t._dtype.np.type(other)
+    else:
+        return False
+    quiet(_INPLACE_UFUNCS[name], t._data, b, t._data)
+    t._vc_().bump(name)
+    return True
+
+
 def _inplace_method(name: str, fn: Any) -> Any:
-    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        return self._apply_inplace(name, fn, *args, **kwargs)
+    if name in _INPLACE_UFUNCS:
+        def arithmetic(self: Tensor, other: Any, **kwargs: Any) -> Tensor:
+            if not kwargs and _direct_inplace(self, name, other):
+                return self
+            return self._apply_inplace(name, fn, other, **kwargs)
+
+        method = arithmetic
+    else:
+        def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+            return self._apply_inplace(name, fn, *args, **kwargs)
 
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"In place: self = {fn.__name__}(self, *args, **kwargs), as torch.Tensor.{name}."

@@ -70,10 +70,10 @@ ARITH_MIN = 1 << 21
 # and signed zeros as pow gives them); NumPy's float power is a libm call per element
 POW_AS_PRODUCT = {2.0: 2, 3.0: 3}
 _FLOATS = ("float32", "float64")
-# products below this many multiply-adds: NumPy's matmul (the reference: one BLAS call) costs
-# less per call than the native kernel's setup; measured M=64: 64x128x10 NumPy 5 us / native
-# 29 us, 64x256x128 60 / 74 us, 64x784x256 364 / 290 us (where the kernel splits over the cores)
-MATMUL_MIN_MACS = 1 << 22
+# every product takes the native kernel, which runs BLAS single-threaded below
+# `codegen.BLAS_PARALLEL_MACS` (NumPy's matmul lets OpenBLAS start its own threads, which spin
+# against this backend's pool and any other process on a small machine: measured 0.1 -> 13 ms)
+MATMUL_MIN_MACS = 1
 # per op, the first input's element count below which `run_op` is exactly the reference (the
 # branches above); ops absent here never take a native kernel in eager mode
 _NATIVE_FROM = {**dict.fromkeys(NATIVE_ELEMENTWISE, TINY), **dict.fromkeys(ARITH, ARITH_MIN), "pow": TINY,

@@ -140,6 +140,8 @@ class LLVMExecutable(Executable):
     """A graph compiled to one native module; `run` validates, calls `gf_main` once, returns
     output arrays no other live array shares memory with."""
 
+    private_outputs = True
+
     def __init__(self, graph: Graph):
         self.source_graph = graph
         self.graph = graph
