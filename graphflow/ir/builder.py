@@ -16,7 +16,15 @@ from graphflow.ir.shapes import Shape
 
 def constant(value: Any, dtype: DType, like: Any = None) -> Any:
     """A literal, of the same kind of value as `like` (a Node when `like` is None)."""
-    return handler_of(like).constant(np.asarray(value, dtype=dtype.np))
+    return literal(np.asarray(value, dtype=dtype.np), like)
+
+
+def literal(array: np.ndarray, like: Any = None) -> Any:
+    """`array` as a value of `like`'s kind; a handler whose values live on devices (eager tensors)
+    puts it on `like`'s device through its `constant_like`."""
+    handler = handler_of(like)
+    place = getattr(handler, "constant_like", None)
+    return handler.constant(array) if place is None else place(array, like)
 
 
 def full(shape: Shape, value: Any, dtype: DType, like: Any = None) -> Any:

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from graphflow.ir.bind import bind, handler_of
+from graphflow.ir.bind import bind
+from graphflow.ir.builder import literal
 from graphflow.ir.dtypes import DType, get_dtype, result_type, scalar_dtype
 from graphflow.ir.shapes import broadcast_shapes
 
@@ -38,7 +39,7 @@ def as_value(x: Any, like: Any = None, dtype: DType | None = None) -> Any:
     if isinstance(x, (list, tuple)) and x and is_value(x[0]):
         raise TypeError("a list of tensors is not a tensor; use stack()")
     arr = np.asarray(x, dtype=(dtype or _dtype_of(x) if not isinstance(x, np.ndarray) else dtype or get_dtype(x.dtype)).np)
-    return handler_of(like).constant(arr)
+    return literal(arr, like)
 
 
 def cast(x: Any, dtype: DType | str) -> Any:

@@ -137,7 +137,7 @@ class Optimizer:
                     state = self.state.setdefault(p, {})
                     for key, initial in self._state_spec(group, p).items():
                         if key not in state:
-                            state[key] = Tensor(initial)
+                            state[key] = _on_device_of(Tensor(initial), p)
                 if params and self._fusable and not DYNAMIC and fused.eligible(params) and \
                         fused.step_group(self, group, params):
                     continue
@@ -227,9 +227,16 @@ class Optimizer:
         return minimize(self, loss, var_list, global_step, name)
 
 
+def _on_device_of(t: Tensor, p: Tensor) -> Tensor:
+    """`t` on parameter `p`'s device (optimizer state lives beside its parameter, as in PyTorch)."""
+    return t if p._device is None else t.to(p.device)
+
+
 def _materialise(value: Any) -> Tensor:
     """A new eager state tensor holding `value` (the first value of a lazily created state entry)."""
     if isinstance(value, Tensor):
+        if value._device is not None:  # state lives beside its parameter (a cuda tensor has no .numpy())
+            return value.detach().clone()
         return Tensor(np.array(value.detach().numpy(), copy=True))
     hook = getattr(handler_of(value), "assign_state", None)
     if hook is not None:  # a traced value: allocate the state eagerly, let the tracer fill it

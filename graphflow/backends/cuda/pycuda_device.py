@@ -4,6 +4,7 @@ CUDA events for timing."""
 from __future__ import annotations
 
 import atexit
+import importlib
 from typing import Any
 
 import numpy as np
@@ -13,9 +14,11 @@ from graphflow.backends.cuda.runtime import Device
 
 
 class PyCudaDevice(Device):
-    def __init__(self, ordinal: int = 0):
-        import pycuda.driver as drv
+    """GPU `ordinal` through PyCUDA. `driver` replaces the `pycuda.driver` module (the tests run
+    this class on a CPU through a checked stand-in)."""
 
+    def __init__(self, ordinal: int = 0, driver: Any = None):
+        drv = driver if driver is not None else importlib.import_module("pycuda.driver")
         drv.init()
         self.drv = drv
         self.dev = drv.Device(ordinal)
