@@ -7,13 +7,15 @@ proven to fire; one test runs a real nvcc cubin through it where nvcc is install
 from __future__ import annotations
 
 import shutil
+import threading
 
 import numpy as np
 import pytest
 
+import graphflow as gf
 import graphflow.backends.cuda.pycuda_device as pd
 from graphflow.backends import get_backend
-from graphflow.backends.cuda import CudaBackend
+from graphflow.backends.cuda import CudaBackend, DeviceArray
 from graphflow.backends.cuda.pycuda_device import PyCudaDevice
 from graphflow.ir import Graph, bind
 from graphflow.ir.dtypes import get_dtype
@@ -74,3 +76,147 @@ def test_static_graph_matches_reference_on_odd_shapes(backend, drv, m, n):
     for g, r in zip(got, _reference(graph, [x, b, w])):
         assert g.shape == r.shape and g.dtype == r.dtype
         np.testing.assert_allclose(g, r, rtol=2e-5, atol=2e-5)
+
+
+def test_static_training_program_matches_the_cpu_backend(backend, drv):
+    import graphflow.static as tf
+
+    rng = np.random.default_rng(1)
+    xs = rng.standard_normal((33, 5)).astype(np.float32)
+    ys = rng.standard_normal((33, 1)).astype(np.float32)
+
+    def losses(session_backend):
+        with tf.Graph().as_default():
+            x, y = tf.placeholder(tf.float32, [None, 5]), tf.placeholder(tf.float32, [None, 1])
+            w1 = tf.Variable(rng.standard_normal((5, 7)).astype(np.float32) * 0.3)
+            w2 = tf.Variable(np.full((7, 1), 0.1, np.float32))
+            h = tf.nn.relu(x @ w1)
+            loss = tf.reduce_mean(tf.square(h @ w2 - y))
+            train = tf.train.MomentumOptimizer(0.05, 0.9).minimize(loss)
+            with tf.Session(backend=session_backend) as sess:
+                sess.run(tf.global_variables_initializer())
+                out = [sess.run([loss, train], {x: xs[:n], y: ys[:n]})[0] for n in (33, 17, 1, 33)]
+                return np.array(out), sess.run(w1)
+
+    state = rng.bit_generator.state
+    cpu_losses, cpu_w1 = losses(None)
+    rng.bit_generator.state = state
+    launches = drv.count_calls("launch")
+    gpu_losses, gpu_w1 = losses(backend)
+    assert drv.count_calls("launch") > launches
+    np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gpu_w1, cpu_w1, rtol=1e-5, atol=1e-6)
+
+
+def test_device_arrays_run_op_and_the_error_flag(backend, device, drv):
+    from graphflow.ir import get_op
+    from graphflow.ir.graph import Attrs, TensorType
+
+    x = np.linspace(-1, 1, 33, dtype=np.float32)
+    X = _inp("x", (33,))
+    exe = backend.compile(Graph([bind("exp", X), X], [X]))
+    dx = DeviceArray.from_host(device, x)
+    y, same = exe.run([dx], to_host=False)
+    assert isinstance(y, DeviceArray) and same.handle is not dx.handle
+    np.testing.assert_allclose(exe.run([y])[0], np.exp(np.exp(x)), rtol=1e-5)
+    out = backend.run_op(get_op("reduce_sum"), [dx], Attrs({"axes": (0,), "keepdims": False}),
+                         TensorType(get_dtype("float32"), ()))
+    assert isinstance(out, DeviceArray) and out.shape == ()
+    np.testing.assert_allclose(out.get(), x.sum(), rtol=1e-5, atol=1e-6)
+    idx = _inp("i", (3,), "int64")
+    gather = backend.compile(Graph([bind("gather", X, idx, axis=0)], [X, idx]))
+    np.testing.assert_array_equal(gather.run([x, np.array([-1, 0, 32])])[0], x[[-1, 0, 32]])
+    with pytest.raises(IndexError, match=r"gather: index out of bounds .*test_cuda_pycuda_path"):
+        gather.run([x, np.array([0, 33, 1])])
+
+
+def test_timing_with_events_on_the_device_stream(backend, device, drv):
+    X = _inp("x", (1031,))
+    exe = backend.compile(Graph([bind("tanh", X)], [X]))
+    dx = DeviceArray.from_host(device, np.ones(1031, np.float32))
+    start = len(drv.calls)
+    ms = device.time_ms(lambda: exe.run([dx], to_host=False), repeat=3)
+    assert ms > 0
+    records = [d for n, d in drv.calls[start:] if n == "Event.record"]
+    assert records == [device.stream, device.stream]
+    assert all(d[-1] is device.stream for n, d in drv.calls[start:] if n == "launch")
+
+
+# ---- eager tensors on the device ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def eager_cuda(backend):
+    from graphflow.eager.devices import use_backend
+
+    with use_backend("cuda", backend):
+        yield backend
+
+
+def test_eager_tensors_move_and_compute(eager_cuda):
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((5, 17)).astype(np.float32)
+    t = gf.from_numpy(a).T  # non-contiguous view
+    d = t.cuda()
+    assert d.device == "cuda:0" and isinstance(d._data, DeviceArray)
+    row = gf.tensor(rng.standard_normal(5).astype(np.float32)).to("cuda")
+    out = (d * row + 1.0).relu().sum(1)  # broadcast over rows, a composite, a reduction
+    np.testing.assert_allclose(out.cpu().numpy(), np.maximum(a.T * row.cpu().numpy() + 1, 0).sum(1), rtol=1e-5)
+    for shape in [(0,), (1,), (0, 3), (1, 1)]:
+        z = gf.ones(*shape).cuda()
+        assert (z * 2.0).cpu().numpy().tolist() == (np.ones(shape) * 2).tolist()
+    assert d.cpu().numpy().tolist() == a.T.tolist() and d.to("cpu").device == "cpu"
+    d64 = d.to("cuda", gf.float64)
+    assert d64.dtype is gf.float64 and d64.cpu().numpy().tolist() == a.T.astype(np.float64).tolist()
+    z = gf.zeros(3).cuda()
+    z.fill_(2.5)
+    z.add_(gf.ones(3).cuda())
+    assert z.tolist() == [3.5, 3.5, 3.5] and z.device == "cuda:0"
+
+
+def test_eager_training_step_on_device_matches_cpu(eager_cuda, drv):
+    def run(dev: str) -> tuple[list[float], list[np.ndarray]]:
+        gf.manual_seed(0)
+        model = gf.nn.Sequential(gf.nn.Linear(5, 7), gf.nn.ReLU(), gf.nn.Linear(7, 3))
+        model.to(dev)
+        opt = gf.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        rng = np.random.default_rng(3)
+        x = gf.tensor(rng.standard_normal((17, 5)).astype(np.float32)).to(dev)
+        y = gf.tensor(rng.integers(0, 3, 17)).to(dev)
+        losses = []
+        for _ in range(3):
+            opt.zero_grad()
+            loss = gf.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        assert all(p.device == dev or str(p.device).startswith(dev) for p in model.parameters())
+        assert all(s.device == p.device for p in model.parameters() for s in opt.state[p].values())
+        return losses, [p.detach().cpu().numpy() for p in model.parameters()]
+
+    cpu_losses, cpu_params = run("cpu")
+    launches = drv.count_calls("launch")
+    gpu_losses, gpu_params = run("cuda")
+    assert drv.count_calls("launch") > launches
+    np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-5)
+    assert cpu_losses[-1] < cpu_losses[0]
+    for g, c in zip(gpu_params, cpu_params):
+        np.testing.assert_allclose(g, c, rtol=1e-5, atol=1e-6)
+
+
+def test_device_works_from_another_thread(backend, device):
+    """CUDA contexts are current per thread: the device makes its context current where it is used."""
+    X = _inp("x", (17,))
+    exe = backend.compile(Graph([bind("neg", X)], [X]))
+    out: list = []
+
+    def work() -> None:
+        try:
+            out.append(exe.run([np.arange(17, dtype=np.float32)])[0])
+        except Exception as exc:  # noqa: BLE001 - handed to the test's thread
+            out.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join()
+    if isinstance(out[0], Exception):
+        raise out[0]
+    np.testing.assert_array_equal(out[0], -np.arange(17, dtype=np.float32))
