@@ -597,19 +597,23 @@ class Function:
             raise LaunchError(f"cuLaunchKernel failed: too many resources requested for launch ({where}: "
                               f"__launch_bounds__({sig.launch_bounds}))")
         offsets, size = sig.offsets()
-        if len(formats) != len(sig.params) or len(buf) != size or size > MAX_PARAM_BYTES:
-            raise LogicError(f"cuLaunchKernel failed: invalid argument ({where}: {len(formats)} arguments packed "
-                             f"in {len(buf)} bytes, the kernel takes {len(sig.params)} in {size})")
+        if len(formats) != len(sig.params) or size > MAX_PARAM_BYTES:
+            raise LogicError(f"cuLaunchKernel failed: invalid argument ({where}: {len(formats)} arguments, "
+                             f"the kernel takes {len(sig.params)} in {size} bytes)")
         for i, (f, p, off) in enumerate(zip(formats, sig.params, offsets)):
             packed = struct.calcsize(f)
-            if (f == "P") != p.is_pointer or packed != p.size:
+            as_pointer = f == "P" or (f in "qQlL" and packed == 8)  # np.uintp(address) is a pointer too
+            if (not as_pointer if p.is_pointer else f == "P") or packed != p.size:
                 raise LogicError(f"{where}: parameter #{i} is {p.type!r} ({p.size} bytes), got argument "
                                  f"format {f!r} ({packed} bytes)")
             if p.is_pointer:
-                (addr,) = struct.unpack_from("P", buf, off)
+                (addr,) = struct.unpack_from("Q", buf, off)
                 drv._region(f"{where}, parameter #{i}", addr, 0)
                 if addr % max(p.pointee, 1):
                     raise LaunchError(f"{where}: parameter #{i} ({p.type}) is misaligned: {addr:#x}")
+        if len(buf) != size:  # every argument of the right size, yet placed where the kernel does not look
+            raise LogicError(f"cuLaunchKernel failed: invalid argument ({where}: arguments packed in {len(buf)} "
+                             f"bytes, the kernel's parameters take {size})")
         # the emulator's launcher reads parameter i at args[i], as cuLaunchKernel's kernelParams
         raw = ctypes.create_string_buffer(buf, max(len(buf), 1))
         base = ctypes.addressof(raw)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import types
 
 import numpy as np
 import pytest
@@ -220,3 +221,102 @@ def test_device_works_from_another_thread(backend, device):
     if isinstance(out[0], Exception):
         raise out[0]
     np.testing.assert_array_equal(out[0], -np.arange(17, dtype=np.float32))
+
+
+# ---- the stand-in refuses what PyCUDA and the driver refuse -------------------------------------
+FILL = r"""
+extern "C" __global__ void __launch_bounds__(256) fill(float* __restrict__ out, long long n, float v) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        out[i] = v;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def fill(device):
+    module = device.load(types.SimpleNamespace(module_source=lambda: FILL))
+    return module, module[0].get_function("fill")
+
+
+def test_scalar_parameters_are_passed_as_their_c_type(device, fill):
+    buf = device.alloc(400 * 4)
+    device.launch(fill[0], "fill", (2, 1, 1), (128, 1, 1), [buf, 300, 1.5], ["float*", "long long", "float"])
+    out = np.empty(400, np.float32)
+    device.download(buf, out)
+    np.testing.assert_array_equal(out[:300], 1.5)
+    assert np.isnan(out[300:]).all()  # device memory is not zeroed: never-written floats read as NaN
+
+
+def test_kernel_calls_are_checked_as_pycuda_checks_them(device, drv, fill):
+    fn = fill[1]
+    buf = drv.mem_alloc(64 * 4)
+    ok = dict(grid=(1, 1), block=(64, 1, 1), stream=device.stream)
+    fn(buf, np.int64(64), np.float32(2.0), **ok)
+    with pytest.raises(TypeError, match=r"invalid type on parameter #1"):
+        fn(buf, 64, np.float32(2.0), **ok)  # a Python int
+    with pytest.raises(fp.LogicError, match=r"parameter #1 is 'long long'"):
+        fn(buf, np.int32(64), np.float32(2.0), **ok)  # packed in 4 bytes
+    with pytest.raises(fp.LogicError, match="takes 3"):
+        fn(buf, np.int64(64), **ok)
+    with pytest.raises(ValueError, match="must specify block size"):
+        fn(buf, np.int64(64), np.float32(2.0), grid=(1, 1))
+    with pytest.raises(ValueError, match="extra keyword arguments: threads"):
+        fn(buf, np.int64(64), np.float32(2.0), threads=3, **ok)
+    for grid, block, error in [((1, 1), (2048, 1, 1), fp.LogicError), ((1, 1), (512, 1, 1), fp.LaunchError),
+                               ((0, 1), (64, 1, 1), fp.LogicError), ((1, 1), (0, 1, 1), fp.LogicError),
+                               ((1, 70000), (64, 1, 1), fp.LogicError), ([1, 1], (64, 1, 1), TypeError),
+                               ((np.int64(1), 1), (64, 1, 1), TypeError), ((1, 1), (1, 1, 1, 1), fp.LogicError)]:
+        with pytest.raises(error):
+            fn(buf, np.int64(64), np.float32(2.0), grid=grid, block=block)
+    with pytest.raises(fp.LaunchError, match="misaligned"):
+        fn(np.uintp(int(buf) + 2), np.int64(1), np.float32(2.0), **ok)
+    with pytest.raises(fp.LogicError, match="named symbol not found"):
+        fill[0][0].get_function("fil")
+
+
+def test_memory_calls_are_checked(device, drv):
+    buf = drv.mem_alloc(40)
+    drv.memcpy_htod_async(buf, np.arange(10, dtype=np.float32), device.stream)
+    with pytest.raises(fp.LogicError, match="44 bytes at offset 0 of a 40-byte allocation"):
+        drv.memcpy_htod_async(buf, np.arange(11, dtype=np.float32), device.stream)
+    with pytest.raises(fp.LogicError, match="40 bytes at offset 4"):
+        drv.memcpy_dtoh_async(np.empty(10, np.float32), int(buf) + 4, device.stream)
+    with pytest.raises(ValueError, match="contiguous"):
+        drv.memcpy_htod_async(buf, np.zeros((4, 4), np.float32)[:, :2], device.stream)
+    with pytest.raises((BufferError, TypeError)):
+        drv.memcpy_dtoh_async(b"\0" * 40, buf, device.stream)  # a read-only destination
+    with pytest.raises(TypeError, match="stream"):
+        drv.memcpy_htod_async(buf, np.zeros(2, np.float32), "stream")
+    with pytest.raises(TypeError):
+        drv.mem_alloc(np.int64(8))
+    with pytest.raises(fp.LogicError):
+        drv.mem_alloc(0)
+    with pytest.raises(fp.LogicError, match="at offset 0 of a 40"):
+        drv.memset_d8_async(buf, 0, 41, device.stream)
+    addr = int(buf)
+    buf.free()
+    with pytest.raises(fp.LogicError, match="freed"):
+        drv.memcpy_htod_async(buf, np.zeros(2, np.float32), device.stream)
+    with pytest.raises(fp.LogicError, match="not in a live allocation"):
+        drv.memset_d8_async(addr, 0, 4, device.stream)
+    start, end = drv.Event(), drv.Event()
+    start.record(device.stream)
+    with pytest.raises(fp.LogicError, match="not recorded"):
+        start.time_till(end)
+
+
+def test_calls_need_init_and_a_current_context():
+    fresh = fp.FakeDriver()
+    with pytest.raises(fp.LogicError, match="initialization"):
+        fresh.Device(0)
+    fresh.init()
+    with pytest.raises(fp.LogicError, match="invalid device ordinal"):
+        fresh.Device(1)
+    with pytest.raises(fp.LogicError, match="invalid device context"):
+        fresh.mem_alloc(16)
+    ctx = fresh.Device(0).retain_primary_context()
+    ctx.push()
+    assert fresh.Context.get_current() is ctx and int(fresh.mem_alloc(16)) % fp.ALIGNMENT == 0
+    fresh.Context.pop()
+    with pytest.raises(fp.LogicError, match="invalid device context"):
+        fresh.Context.pop()
