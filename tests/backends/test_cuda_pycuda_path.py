@@ -17,6 +17,7 @@ import graphflow as gf
 import graphflow.backends.cuda.pycuda_device as pd
 from graphflow.backends import get_backend
 from graphflow.backends.cuda import CudaBackend, DeviceArray
+from graphflow.backends.cuda.compiler import find_nvcc, nvcc_compile
 from graphflow.backends.cuda.pycuda_device import PyCudaDevice
 from graphflow.ir import Graph, bind
 from graphflow.ir.dtypes import get_dtype
@@ -24,6 +25,9 @@ from tests.backends import fake_pycuda as fp
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
                                 reason="the CUDA emulator needs a C++ compiler")
+
+
+NVCC_FAST = ["-std=c++17", "-Xcicc", "-O0", "-Xptxas", "-O0"]  # as test_cuda_nvcc: same checks, faster
 
 
 def _source_compile(source: str, arch: str, *args, **kwargs) -> bytes:
@@ -320,3 +324,28 @@ def test_calls_need_init_and_a_current_context():
     fresh.Context.pop()
     with pytest.raises(fp.LogicError, match="invalid device context"):
         fresh.Context.pop()
+
+
+# ---- one real cubin --------------------------------------------------------------------------
+@pytest.mark.skipif(find_nvcc() is None, reason="nvcc is not installed")
+def test_real_nvcc_cubin_loads_and_runs(tmp_path, monkeypatch):
+    """nvcc compiles the module PyCudaDevice.load asks for; the cubin (an ELF naming every kernel)
+    is what module_from_buffer receives, and its kernels run through the emulator."""
+    fake = fp.FakeDriver()
+
+    def real_compile(source: str, arch: str, *args, **kwargs) -> bytes:
+        cubin = nvcc_compile(source, arch, "cubin", cache=tmp_path, flags=NVCC_FAST)
+        fake.register_cubin(cubin, source)
+        return cubin
+
+    monkeypatch.setattr(pd, "nvcc_compile", real_compile)
+    dev = PyCudaDevice(driver=fake)
+    try:
+        x = np.random.default_rng(4).standard_normal((3, 17)).astype(np.float32)
+        X = _inp("x", (3, 17))
+        graph = Graph([bind("reduce_sum", bind("exp", X), axes=(1,), keepdims=False)], [X])
+        (got,) = CudaBackend(device=dev).compile(graph).run([x])
+        np.testing.assert_allclose(got, np.exp(x).sum(1), rtol=1e-5)
+        assert fake.count_calls("module_from_buffer") == 1 and len(list(tmp_path.iterdir())) == 1
+    finally:
+        dev._close()
