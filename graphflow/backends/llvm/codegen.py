@@ -46,7 +46,7 @@ ENTRY = "gf_main"
 UNIT_ENTRY = "gf_unit_"
 CALLBACK_ERROR = 255
 GRAIN_ELEMENTS = 1 << 15  # elements per chunk a thread claims at a time in a parallel kernel
-BLAS_PARALLEL_MACS = 1 << 22  # smaller products: one BLAS call on the calling thread
+BLAS_PARALLEL_MACS = 1 << 20  # smaller products: one BLAS call on the calling thread
 BLAS_OWN_THREADS_MACS = 1 << 40  # larger products: one call on OpenBLAS's own threads (measured
 # slower than the pool's tiles, which keep working when a core is taken by another process)
 BLAS_BIG_MACS = 1 << 26
@@ -455,7 +455,11 @@ class ModuleBuilder:
         nb = numel(batch_shape)
         d = m.dtype
         blas = jit.blas_library() is not None and d.name in ("float32", "float64")
+        if unit.alias is not None:  # the product lives in an output's buffer until the epilogue
+            ptrs[m.id] = ptrs[unit.alias.id]
         out = ptrs[m.id]
+        if unit.epilogue:
+            ev.ptrs[m.id] = out  # the epilogue loads the product back from the tile just written
         if M * N == 0:
             return 1
         if blas and K > 0:
@@ -502,6 +506,11 @@ class ModuleBuilder:
                             b.gep(ptrs[pa.id], [off_a], source_etype=ft), const(I64, max(lda, 1)),
                             b.gep(ptrs[pb.id], [off_b], source_etype=ft), const(I64, max(ldb, 1)),
                             const(ft, 0.0), b.gep(out, [off_c], source_etype=ft), const(I64, max(N, 1))])
+                if unit.epilogue:
+                    end = b.add(start, extent)
+                    rows_, cols_ = ((start, end), (const(I64, 0), const(I64, N))) if split_m else (
+                        (const(I64, 0), const(I64, M)), (start, end))
+                    self._epilogue(b, ev, unit, ptrs, i, rows_, cols_)
             if not own_threads:  # OpenBLAS's thread hand-off costs more than these products
                 setn = self.module.globals.get("openblas_set_num_threads_local") or ir.Function(
                     self.module, ir.FunctionType(I32, [I32]), "openblas_set_num_threads_local")
@@ -530,7 +539,12 @@ class ModuleBuilder:
                     ev.pop()
                     return combine(b, acc, mul(b, [x, y], cx))
                 total = for_range(b, const(I64, 0), const(I64, K), leaf, ident)
-                self._store(b, ptrs, m, Index(m.shape, dims=dims).lin(), total)
+                idx = Index(m.shape, dims=dims)
+                if unit.alias is None:
+                    self._store(b, ptrs, m, idx.lin(), total)
+                if unit.epilogue:
+                    ev.remember(m, idx, total)
+                    self._epilogue_at(b, ev, unit, ptrs, idx)
                 ev.pop()
                 return
             start, stop = (lo, hi) if level == 0 else (const(I64, 0), const(I64, m.shape[level]))
@@ -538,6 +552,37 @@ class ModuleBuilder:
 
         loops(0, [])
         return m.shape[0]
+
+    def _epilogue(self, b, ev: Evaluator, unit: Unit, ptrs, prod: ir.Value, rows: tuple, cols: tuple) -> None:
+        """The unit's epilogue over one tile of product `prod`: rows x cols of its output."""
+        m = unit.matmul
+        M, N = m.shape[-2], m.shape[-1]
+        batch = m.shape[:-2]
+        ev.push()
+        lead = list(Index(batch, lin=Aff.var(Var(prod, numel(batch)))).dims(b)) if batch else []
+
+        def row(r, _):
+            ev.push()
+            rv = Aff.var(Var(r, M))
+
+            def col(c, _):
+                ev.push()
+                self._epilogue_at(b, ev, unit, ptrs, Index(m.shape, dims=lead + [rv, Aff.var(Var(c, N))]))
+                ev.pop()
+            for_range(b, cols[0], cols[1], col)
+            ev.pop()
+        for_range(b, rows[0], rows[1], row)
+        ev.pop()
+
+    def _epilogue_at(self, b, ev: Evaluator, unit: Unit, ptrs, idx: Index) -> None:
+        """Every epilogue output at the product's element `idx`: all values first, then the
+        stores (one output may share the product's buffer)."""
+        m = unit.matmul
+        lin = idx.lin()
+        values = [(o, ev.value(o, idx if o.shape == m.shape else Index(o.shape, lin=lin)))
+                  for o in unit.outputs if o is not m]
+        for o, v in values:
+            self._store(b, ptrs, o, lin, v)
 
     # -- the module ----------------------------------------------------------------------------
     def build(self, per_unit: bool = False) -> str:

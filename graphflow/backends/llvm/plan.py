@@ -43,6 +43,12 @@ class Unit:
     reds: list[Node] = field(default_factory=list)
     matmul: Node | None = None
     flat: bool = False
+    # MATMUL units: elementwise nodes over the product's output, run on each tile right after its
+    # BLAS call (bias, activation, SGD update) while the tile is in cache
+    epilogue: list[Node] = field(default_factory=list)
+    # the output whose buffer the product is written to (and the epilogue reads it from, in
+    # place) when the product itself is not needed outside the unit
+    alias: Node | None = None
 
     def reads(self) -> list[Node]:
         """Buffers this unit loads from (materialised values it does not compute itself)."""
@@ -110,6 +116,17 @@ def make_plan(graph: Graph, parts: PartitionedGraph, split_all: bool = False) ->
         for i in n.inputs:
             users.setdefault(i.id, set()).add(n.id)
 
+    # a cheap value (index maths, casts) is recomputed by each kernel that reads it: a user in a
+    # kernel that holds the value itself needs no buffer of it
+    kernels_of: dict[int, set[int]] = {}
+    for k, kernel in enumerate(parts.kernels):
+        for n in kernel.nodes:
+            kernels_of.setdefault(n.id, set()).add(k)
+
+    def read_elsewhere(n: Node, own: set[int]) -> bool:
+        mine = kernels_of.get(n.id, set())
+        return any(u not in own and not (kernels_of.get(u) or {-1}) <= mine for u in users.get(n.id, ()))
+
     scalars: dict[int, object] = {}
     sources: list[Node] = []
     units: list[Unit] = []
@@ -124,8 +141,7 @@ def make_plan(graph: Graph, parts: PartitionedGraph, split_all: bool = False) ->
         if not nodes:
             continue
         own = {n.id for n in nodes}
-        needed = [n for n in nodes if n.id in output_ids or n.op.name == "assign"
-                  or any(u not in own for u in users.get(n.id, ()))]
+        needed = [n for n in nodes if n.id in output_ids or n.op.name == "assign" or read_elsewhere(n, own)]
         units.extend(_units_for(nodes, needed, split_all, fallbacks))
     if not split_all:
         units = _merge_rows(units, users, output_ids)
@@ -216,16 +232,29 @@ def _fused_units(nodes: list[Node], needed: list[Node]) -> list[Unit]:
             if not _is_transpose(n) or n.inputs[0].id in own:
                 raise _Split
         rest = [n for n in nodes if n is not m and n not in before]
-        units = [Unit(MATMUL, before + [m], [m], matmul=m)]
         outs = [o for o in needed if o is not m]
+        if any(o not in rest for o in outs):
+            raise _Split
+        if rest and all(numel(o.shape) == numel(m.shape) for o in outs):
+            return [_epilogue_unit(before, m, rest, outs, any(o is m for o in needed))]
+        units = [Unit(MATMUL, before + [m], [m], matmul=m)]
         if rest:
-            if any(o not in rest for o in outs):
-                raise _Split
             units.extend(_ew_units(rest, outs))
         return units
     if reds:
         return [_reduce_unit(nodes, needed, reds)]
     return _ew_units(nodes, needed)
+
+
+def _epilogue_unit(before: list[Node], m: Node, rest: list[Node], outs: list[Node], keep: bool) -> Unit:
+    """A product and its elementwise epilogue as one unit. When the product is not needed
+    elsewhere it gets no buffer: BLAS writes it into an output of the same dtype and size, which
+    the epilogue then overwrites element by element (each element is read before it is written)."""
+    alias = None
+    if not keep:
+        alias = next((o for o in outs if o.dtype == m.dtype), None)
+    outputs = ([m] if alias is None else []) + outs
+    return Unit(MATMUL, before + [m] + rest, outputs, matmul=m, epilogue=rest, alias=alias)
 
 
 def is_ancestor(a: Node, b: Node, own: set[int]) -> bool:
