@@ -265,6 +265,9 @@ class CompiledFunction:
             if a.shape != shape or a.dtype != dtype:
                 raise _Stale
             arrays.append(a)
+        dev = next((flat[i]._device for i in c.arg_pos if flat[i]._device is not None), None)
+        if dev is not None:  # arguments on a device: the graph runs there, its results stay there
+            return self._run_on(dev, c, flat, arrays)
         backend = cpu_backend()  # gf.set_backend between calls takes effect
         exe = c.exes.get(backend.name)
         if exe is None:
@@ -279,16 +282,35 @@ class CompiledFunction:
                 o = np.array(o, copy=True)
             seen.add(id(o))
             results.append(o)
+        return self._apply(c, flat, results, _new_eager)
+
+    def _run_on(self, dev: Any, c: _Compiled, flat: list[Any], arrays: list[Any]) -> Any:
+        """Replay on device `dev` (device buffers are never written in place: results need no copies)."""
+        from graphflow.eager.devices import device_backend
+        from graphflow.eager.tensor import _new
+        from graphflow.ir.dtypes import from_numpy_dtype
+
+        backend = device_backend(dev)
+        exe = c.exes.get(f"{backend.name}:{dev}")
+        if exe is None:
+            exe = c.exes[f"{backend.name}:{dev}"] = compile_for(c.graph, arrays, backend)
+        results = exe.run(arrays, to_host=False)
+        return self._apply(c, flat, results, lambda a: _new(a, from_numpy_dtype(a.dtype), dev))
+
+    def _apply(self, c: _Compiled, flat: list[Any], results: list[Any], wrap: Callable[[Any], Any]) -> Any:
+        """Write the results back: in-place updates, .grad effects, then the returned structure."""
         k = c.n_results
         for t in c.written_tensors:  # in place: whoever holds the buffer sees the update
             data = t._data
-            if data.flags.writeable:
+            if data.__class__ is not np.ndarray:
+                t._data = results[k]
+            elif data.flags.writeable:
                 np.copyto(data, results[k])
             else:
                 t._data = np.array(results[k], copy=True)
             k += 1
         for t in c.grad_outputs:
-            t.grad = _new_eager(results[k])
+            t.grad = wrap(results[k])
             k += 1
         for t, effect in c.grad_sets:
             t.grad = effect
@@ -296,13 +318,13 @@ class CompiledFunction:
             if effect is None:
                 flat[i].grad = None
             else:
-                flat[i].grad = _new_eager(results[k])
+                flat[i].grad = wrap(results[k])
                 k += 1
         values = []
         k = 0
         for kind in c.result_kinds:
             if kind is _OUTPUT:
-                values.append(_new_eager(results[k]))
+                values.append(wrap(results[k]))
                 k += 1
             else:
                 values.append(kind)

@@ -349,3 +349,34 @@ def test_real_nvcc_cubin_loads_and_runs(tmp_path, monkeypatch):
         assert fake.count_calls("module_from_buffer") == 1 and len(list(tmp_path.iterdir())) == 1
     finally:
         dev._close()
+
+
+def test_compiled_training_step_on_device_matches_cpu(eager_cuda, drv):
+    def run(dev: str) -> tuple[list[float], list[np.ndarray], object]:
+        gf.manual_seed(5)
+        model = gf.nn.Sequential(gf.nn.Linear(5, 7), gf.nn.Tanh(), gf.nn.Linear(7, 1)).to(dev)
+        opt = gf.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+        @gf.compile
+        def step(x, y):
+            opt.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        rng = np.random.default_rng(6)
+        x = gf.tensor(rng.standard_normal((17, 5)).astype(np.float32)).to(dev)
+        y = gf.tensor(rng.standard_normal((17, 1)).astype(np.float32)).to(dev)
+        losses = [step(x, y) for _ in range(3)]
+        assert all(loss.device == x.device for loss in losses)
+        return [loss.item() for loss in losses], [p.detach().cpu().numpy() for p in model.parameters()], step.traces
+
+    cpu_losses, cpu_params, cpu_traces = run("cpu")
+    launches = drv.count_calls("launch")
+    gpu_losses, gpu_params, gpu_traces = run("cuda")
+    assert drv.count_calls("launch") > launches and gpu_traces == cpu_traces
+    np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-5)
+    assert cpu_losses[-1] < cpu_losses[0]
+    for g, c in zip(gpu_params, cpu_params):
+        np.testing.assert_allclose(g, c, rtol=1e-5, atol=1e-6)
