@@ -154,7 +154,11 @@ def gf_static(name: str) -> Callable[[], object] | None:
         sess = tf.Session(graph)
         sess.run(tf.global_variables_initializer())
     feed = {x: feeds[0], y: feeds[1]}
-    return lambda: sess.run([loss, train_op], feed)
+
+    def step():
+        return sess.run([loss, train_op], feed)
+    step.session, step.variables = sess, params  # for checking the values it computes
+    return step
 
 
 def gf_eager(name: str) -> Callable[[], object] | None:
