@@ -52,6 +52,7 @@ BLAS_OWN_THREADS_MACS = 1 << 40  # larger products: one call on OpenBLAS's own t
 BLAS_BIG_MACS = 1 << 26
 TILES_PER_THREAD = 1  # tiles per pool thread for mid-sized products (more cost packing than they balance)
 TILE_MIN = 16
+HOT_PARALLEL_UNITS = 2  # graphs with this many pool-run units keep the workers watching while they run
 VOID = ir.VoidType()
 
 
@@ -589,19 +590,34 @@ class ModuleBuilder:
         """The module text. `per_unit` also exports `gf_unit_<k>(bufs, callback) -> i32` running
         unit k alone exactly as `gf_main` runs it (for per-unit timing; see `profile.py`)."""
         mod = self.module
-        main = ir.Function(mod, ir.FunctionType(I32, [PTR, PTR]), ENTRY)
-        b = ir.IRBuilder(main.append_basic_block("entry"))
-        state = self._frame(b, main)
+        entry_type = ir.FunctionType(I32, [PTR, PTR])
+        body = ir.Function(mod, entry_type, f"{ENTRY}_units")
+        body.linkage = "internal"
+        b = ir.IRBuilder(body.append_basic_block("entry"))
+        state = self._frame(b, body)
+        parallel = 0
         for k, unit in enumerate(self.plan.units):
             emitted = None if unit.kind == CALLBACK else self.emit_unit(k, unit)
-            self._dispatch(b, state, k, unit, emitted)
+            parallel += self._dispatch(b, state, k, unit, emitted)
             if per_unit:
-                fn = ir.Function(mod, ir.FunctionType(I32, [PTR, PTR]), f"{UNIT_ENTRY}{k}")
+                fn = ir.Function(mod, entry_type, f"{UNIT_ENTRY}{k}")
                 ub = ir.IRBuilder(fn.append_basic_block("entry"))
                 self._dispatch(ub, self._frame(ub, fn), k, unit, emitted)
                 ub.ret(const(I32, 0))
         b.ret(const(I32, 0))
+        main = ir.Function(mod, entry_type, ENTRY)
+        mb = ir.IRBuilder(main.append_basic_block("entry"))
+        hot = parallel >= HOT_PARALLEL_UNITS  # keep the pool's workers watching between them
+        if hot:
+            mb.call(self._pool_fn(pool.ENTER), [])
+        status = mb.call(body, list(main.args))
+        if hot:
+            mb.call(self._pool_fn(pool.LEAVE), [])
+        mb.ret(status)
         return with_loop_hints(str(mod))
+
+    def _pool_fn(self, name: str) -> ir.Function:
+        return self.module.globals.get(name) or ir.Function(self.module, ir.FunctionType(VOID, []), name)
 
     @staticmethod
     def _frame(b: ir.IRBuilder, fn: ir.Function) -> tuple:
@@ -612,29 +628,32 @@ class ModuleBuilder:
         b.store(const(I32, 0), err)
         return bufs, cb, err, data
 
-    def _dispatch(self, b: ir.IRBuilder, state: tuple, k: int, unit: Unit, emitted) -> None:
+    def _dispatch(self, b: ir.IRBuilder, state: tuple, k: int, unit: Unit, emitted) -> bool:
         """Run unit k (its callback, or its loader on this thread or the pool); return its
-        status from the enclosing function when it fails."""
+        status from the enclosing function when it fails. True when it runs on the pool."""
         bufs, cb, err, data = state
         if unit.kind == CALLBACK:
             status = b.call(_FnPtr(cb, ir.FunctionType(I32, [I32])), [const(I32, k)])
             with b.if_then(b.icmp_signed("!=", status, const(I32, 0)), likely=False):
                 b.ret(const(I32, ((k + 1) << 8) | CALLBACK_ERROR))
-            return
+            return False
         loader, total, may_raise = emitted
         work = max((numel(o.shape) for o in unit.outputs), default=0)
         if unit.kind == REDUCE:
             work = max(work, numel(unit.reds[0].inputs[0].shape))
+        pooled = True
         if unit.name in self._tiled:
             self._parallel(b, loader, bufs, err, data, total, 1)
         elif unit.kind != MATMUL and total >= 2 and work >= PARALLEL_MIN_ELEMENTS:
             self._parallel(b, loader, bufs, err, data, total, max(1, -(-GRAIN_ELEMENTS * total // work)))
         else:
             b.call(loader, [const(I64, 0), const(I64, total), bufs, err])
+            pooled = False
         if may_raise:
             code = b.load(err, typ=I32)
             with b.if_then(b.icmp_signed("!=", code, const(I32, 0)), likely=False):
                 b.ret(b.or_(code, const(I32, (k + 1) << 8)))
+        return pooled
 
     def _parallel(self, b, loader, bufs, err, data, total: int, grain: int) -> None:
         """Run the unit over [0, total) on the thread pool (`pool.py`), `grain` iterations per

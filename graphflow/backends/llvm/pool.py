@@ -28,7 +28,10 @@ VOID = ir.VoidType()
 SYMBOL = "gf_parallel"
 TASK = ir.FunctionType(VOID, [I64, I64, PTR])
 _SYS_FUTEX, _WAIT, _WAKE = 202, 128, 129  # x86-64 futex, FUTEX_*_PRIVATE
-SPIN_CYCLES = int(os.environ.get("GRAPHFLOW_SPIN_CYCLES", 1 << 20))
+ENTER, LEAVE = "gf_pool_enter", "gf_pool_leave"
+_EXPORTED = frozenset({"gf_pool_workers", "gf_pool_hot"})  # globals Python reads (start-up, tests)
+LINGER_CYCLES = int(os.environ.get("GRAPHFLOW_LINGER", 0))
+SPIN_CYCLES = 1 << 24  # a worker watching for jobs sleeps after this long without one (~5 ms)
 _lock = threading.RLock()
 _state: dict = {}
 
@@ -36,7 +39,7 @@ _state: dict = {}
 def _global(mod: ir.Module, name: str, t: ir.Type) -> ir.GlobalVariable:
     g = ir.GlobalVariable(mod, t, name)
     g.initializer = ir.Constant(t, None)
-    g.linkage = "internal" if name != "gf_pool_workers" else ""
+    g.linkage = "" if name in _EXPORTED else "internal"
     g.align = 64
     return g
 
@@ -56,6 +59,8 @@ def build_ir() -> str:
     f_n = _global(mod, "gf_pool_n", I64)
     f_grain = _global(mod, "gf_pool_grain", I64)
     f_chunks = _global(mod, "gf_pool_chunks", I64)
+    hot = _global(mod, "gf_pool_hot", I32)
+    left = _global(mod, "gf_pool_left", I64)  # cycle count when the last such graph ended
     syscall = ir.Function(mod, ir.FunctionType(I64, [I64], var_arg=True), "syscall")
     yield_ = ir.Function(mod, ir.FunctionType(I32, []), "sched_yield")
 
@@ -89,26 +94,34 @@ def build_ir() -> str:
     b.position_at_end(done)
     b.ret_void()
 
-    # worker(arg): after a job, watch the generation word for SPIN_CYCLES (the next parallel
-    # kernel of a step usually comes soon, and a futex wake-up costs tens of microseconds on a
-    # virtual machine), then sleep on it; work on each new job
+    # worker(arg): sleep on the generation word, work on each new job. While a graph with several
+    # parallel kernels runs (`hot` > 0, see gf_pool_enter) the worker watches the word instead of
+    # sleeping (for at most SPIN_CYCLES since its last job or wake-up): a futex wake-up costs
+    # tens of microseconds on a virtual machine, more than a tile of a small product. Between
+    # graphs it sleeps at once, leaving the core to other threads (NumPy's OpenBLAS, Python).
     worker = ir.Function(mod, ir.FunctionType(PTR, [PTR]), "gf_pool_worker")
     b = ir.IRBuilder(worker.append_basic_block("entry"))
     seen0 = b.load_atomic(gen, "acquire", 4, typ=I32)
     loop, idle, spin, sleep, act = (worker.append_basic_block(n) for n in ("loop", "idle", "spin", "sleep", "act"))
     clock = ir.Function(mod, ir.FunctionType(I64, []), "llvm.readcyclecounter")
     pause = ir.Function(mod, ir.FunctionType(VOID, []), "llvm.x86.sse2.pause")
+    start = b.call(clock, [])
     entry = b.block
     b.branch(loop)
     b.position_at_end(loop)
     seen = b.phi(I32)
     seen.add_incoming(seen0, entry)
-    since = b.phi(I64)  # cycle count when the last job ended (0: sleep at once)
-    since.add_incoming(const(I64, 0), entry)
+    since = b.phi(I64)  # cycle count at the last job or wake-up
+    since.add_incoming(start, entry)
     cur = b.load_atomic(gen, "acquire", 4, typ=I32)
     b.cbranch(b.icmp_unsigned("==", cur, seen), idle, act)
     b.position_at_end(idle)
-    b.cbranch(b.icmp_unsigned("<", b.sub(b.call(clock, []), since), const(I64, SPIN_CYCLES)), spin, sleep)
+    now = b.call(clock, [])
+    running = b.or_(b.icmp_signed(">", b.load_atomic(hot, "monotonic", 4, typ=I32), const(I32, 0)),
+                    b.icmp_unsigned("<", b.sub(now, b.load_atomic(left, "monotonic", 8, typ=I64)),
+                                    const(I64, LINGER_CYCLES)))
+    watch = b.and_(running, b.icmp_unsigned("<", b.sub(now, since), const(I64, SPIN_CYCLES)))
+    b.cbranch(watch, spin, sleep)
     b.position_at_end(spin)
     b.call(pause, [])
     seen.add_incoming(seen, spin)
@@ -117,13 +130,26 @@ def build_ir() -> str:
     b.position_at_end(sleep)
     b.call(syscall, [const(I64, _SYS_FUTEX), gen, const(I32, _WAIT), seen, ir.Constant(PTR, None)])
     seen.add_incoming(seen, sleep)
-    since.add_incoming(const(I64, 0), sleep)
+    since.add_incoming(b.call(clock, []), sleep)
     b.branch(loop)
     b.position_at_end(act)
     b.call(work, [cur])
     seen.add_incoming(cur, act)
     since.add_incoming(b.call(clock, []), act)
     b.branch(loop)
+
+    # gf_pool_enter() / gf_pool_leave(): around a graph with several parallel kernels; entering
+    # wakes the workers so they are watching by the time the first parallel kernel starts
+    enter = ir.Function(mod, ir.FunctionType(VOID, []), ENTER)
+    b = ir.IRBuilder(enter.append_basic_block("entry"))
+    b.atomic_rmw("add", hot, const(I32, 1), "acq_rel")
+    b.call(syscall, [const(I64, _SYS_FUTEX), gen, const(I32, _WAKE), const(I32, 0x7FFFFFFF)])
+    b.ret_void()
+    leave = ir.Function(mod, ir.FunctionType(VOID, []), LEAVE)
+    b = ir.IRBuilder(leave.append_basic_block("entry"))
+    b.store_atomic(b.call(clock, []), left, "monotonic", 8)
+    b.atomic_rmw("sub", hot, const(I32, 1), "acq_rel")
+    b.ret_void()
 
     # gf_parallel(task, data, n, grain)
     par = ir.Function(mod, ir.FunctionType(VOID, [PTR, PTR, I64, I64]), SYMBOL)
@@ -205,7 +231,8 @@ def _start() -> None:
         obj = jit.compile_ir(text, optimise=False)
         cache.put(key, obj)
     loaded = jit.LoadedObject(obj)
-    llvm.add_symbol(SYMBOL, loaded.address(SYMBOL))
+    for name in (SYMBOL, ENTER, LEAVE):
+        llvm.add_symbol(name, loaded.address(name))
     worker = loaded.address("gf_pool_worker")
     count_addr = loaded._engine.get_global_value_address("gf_pool_workers")
     libc = ctypes.CDLL(None)
@@ -219,6 +246,12 @@ def _start() -> None:
     ctypes.c_int32.from_address(count_addr).value = started
     _state["loaded"] = loaded
     _state["workers"] = started
+
+
+def running_graphs() -> int:
+    """How many graphs that keep the workers watching are running now (0 when idle)."""
+    ensure()
+    return ctypes.c_int32.from_address(_state["loaded"]._engine.get_global_value_address("gf_pool_hot")).value
 
 
 def workers() -> int:

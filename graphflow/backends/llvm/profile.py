@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from graphflow.backends.llvm import jit
+from graphflow.backends.llvm import jit, pool
 from graphflow.backends.llvm.codegen import ENTRY, UNIT_ENTRY, ModuleBuilder
 from graphflow.backends.llvm.executable import LLVMExecutable, aligned_empty
 
@@ -53,6 +53,10 @@ def profile_units(executable: LLVMExecutable, inputs: Sequence[np.ndarray], stat
     text = ModuleBuilder(plan).build(per_unit=True)
     loaded = jit.LoadedObject(jit.compile_ir(text, light=plan.light))
     addr, cb = ctypes.addressof(table), executable._cb_addr
+    pool.ensure()
+    hot = ctypes.CFUNCTYPE(None)(pool._state["loaded"].address(pool.ENTER))
+    cool = ctypes.CFUNCTYPE(None)(pool._state["loaded"].address(pool.LEAVE))
+    hot()  # units timed alone find the workers watching, as inside a graph that keeps them so
     try:
         def timed(symbol: str) -> float:
             fn = _ENTRY_TYPE(loaded.address(symbol))
@@ -72,6 +76,7 @@ def profile_units(executable: LLVMExecutable, inputs: Sequence[np.ndarray], stat
             units.append(UnitTime(k, u.name, u.kind, outs, timed(f"{UNIT_ENTRY}{k}")))
         return units, timed(ENTRY)
     finally:
+        cool()
         for index in own:
             executable._arrays[index] = None
 
