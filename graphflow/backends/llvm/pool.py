@@ -29,8 +29,8 @@ SYMBOL = "gf_parallel"
 TASK = ir.FunctionType(VOID, [I64, I64, PTR])
 _SYS_FUTEX, _WAIT, _WAKE = 202, 128, 129  # x86-64 futex, FUTEX_*_PRIVATE
 ENTER, LEAVE = "gf_pool_enter", "gf_pool_leave"
-_EXPORTED = frozenset({"gf_pool_workers", "gf_pool_hot"})  # globals Python reads (start-up, tests)
-LINGER_CYCLES = int(os.environ.get("GRAPHFLOW_LINGER", 0))
+_EXPORTED = frozenset({"gf_pool_workers", "gf_pool_hot", "gf_pool_linger"})  # globals Python reads (start-up, tests)
+LINGER_CYCLES = 1 << 20  # ~0.4 ms: a training loop's next step finds the workers watching
 SPIN_CYCLES = 1 << 24  # a worker watching for jobs sleeps after this long without one (~5 ms)
 _lock = threading.RLock()
 _state: dict = {}
@@ -61,6 +61,8 @@ def build_ir() -> str:
     f_chunks = _global(mod, "gf_pool_chunks", I64)
     hot = _global(mod, "gf_pool_hot", I32)
     left = _global(mod, "gf_pool_left", I64)  # cycle count when the last such graph ended
+    linger = _global(mod, "gf_pool_linger", I64)  # cycles the workers keep watching after it
+    linger.initializer = ir.Constant(I64, LINGER_CYCLES)
     syscall = ir.Function(mod, ir.FunctionType(I64, [I64], var_arg=True), "syscall")
     yield_ = ir.Function(mod, ir.FunctionType(I32, []), "sched_yield")
 
@@ -119,7 +121,7 @@ def build_ir() -> str:
     now = b.call(clock, [])
     running = b.or_(b.icmp_signed(">", b.load_atomic(hot, "monotonic", 4, typ=I32), const(I32, 0)),
                     b.icmp_unsigned("<", b.sub(now, b.load_atomic(left, "monotonic", 8, typ=I64)),
-                                    const(I64, LINGER_CYCLES)))
+                                    b.load_atomic(linger, "monotonic", 8, typ=I64)))
     watch = b.and_(running, b.icmp_unsigned("<", b.sub(now, since), const(I64, SPIN_CYCLES)))
     b.cbranch(watch, spin, sleep)
     b.position_at_end(spin)
@@ -246,6 +248,12 @@ def _start() -> None:
     ctypes.c_int32.from_address(count_addr).value = started
     _state["loaded"] = loaded
     _state["workers"] = started
+
+
+def set_linger(cycles: int) -> None:
+    """How long (CPU cycles) workers keep watching after a graph that kept them so has ended."""
+    ensure()
+    ctypes.c_int64.from_address(_state["loaded"]._engine.get_global_value_address("gf_pool_linger")).value = cycles
 
 
 def running_graphs() -> int:
