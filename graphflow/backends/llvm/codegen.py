@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import llvmlite.ir as ir
 
-from graphflow.backends.llvm import jit, pool
+from graphflow.backends.llvm import jit, pool, schedule
 from graphflow.backends.llvm.emit import (
     F32,
     F64,
@@ -122,6 +122,7 @@ class ModuleBuilder:
         self.module.triple = jit.triple()
         self.sources: list[str] = []
         self._tiled: set[str] = set()  # BLAS units split into tiles for the thread pool
+        self._untiled: set[str] = set()  # BLAS units run whole beside other units (schedule.py)
 
     # -- per unit ------------------------------------------------------------------------------
     def _params(self, unit: Unit) -> list[Node]:
@@ -479,7 +480,8 @@ class ModuleBuilder:
             dim = M if split_m else N
             own_threads = macs >= BLAS_OWN_THREADS_MACS
             per_thread = TILES_PER_THREAD if macs < BLAS_BIG_MACS else 2  # big tiles pack less
-            tiles_wanted = 1 if macs < BLAS_PARALLEL_MACS or own_threads else per_thread * pool.threads()
+            tiles_wanted = 1 if (macs < BLAS_PARALLEL_MACS or own_threads or unit.name in self._untiled) else (
+                per_thread * pool.threads())
             per = _ceil(tiles_wanted, nb)  # tiles per product
             size = max(TILE_MIN, _ceil(_ceil(dim, per), TILE_MIN) * TILE_MIN)
             per = _ceil(dim, size)
@@ -595,14 +597,24 @@ class ModuleBuilder:
         body.linkage = "internal"
         b = ir.IRBuilder(body.append_basic_block("entry"))
         state = self._frame(b, body)
+        units = self.plan.units
+        order = schedule.steps(self.plan)
+        # units run side by side run whole: one core each, no tiles
+        self._untiled = {units[k].name for step in order if len(step) > 1 for k in step}
+        emitted = [None if u.kind == CALLBACK else self.emit_unit(k, u) for k, u in enumerate(units)]
         parallel = 0
-        for k, unit in enumerate(self.plan.units):
-            emitted = None if unit.kind == CALLBACK else self.emit_unit(k, unit)
-            parallel += self._dispatch(b, state, k, unit, emitted)
-            if per_unit:
+        for step in order:
+            if len(step) > 1 and not any(emitted[k][2] for k in step):  # (a raising unit runs alone)
+                self._side_by_side(b, state, [emitted[k] for k in step])
+                parallel += 1
+                continue
+            for k in step:
+                parallel += self._dispatch(b, state, k, units[k], emitted[k])
+        if per_unit:
+            for k, unit in enumerate(units):
                 fn = ir.Function(mod, entry_type, f"{UNIT_ENTRY}{k}")
                 ub = ir.IRBuilder(fn.append_basic_block("entry"))
-                self._dispatch(ub, self._frame(ub, fn), k, unit, emitted)
+                self._dispatch(ub, self._frame(ub, fn), k, unit, emitted[k])
                 ub.ret(const(I32, 0))
         b.ret(const(I32, 0))
         main = ir.Function(mod, entry_type, ENTRY)
@@ -654,6 +666,35 @@ class ModuleBuilder:
             with b.if_then(b.icmp_signed("!=", code, const(I32, 0)), likely=False):
                 b.ret(b.or_(code, const(I32, (k + 1) << 8)))
         return pooled
+
+    def _side_by_side(self, b: ir.IRBuilder, state: tuple, emitted: list) -> None:
+        """Independent units as one pool job: item i runs unit i whole."""
+        bufs, cb, err, data = state
+        mod = self.module
+        fn = ir.Function(mod, pool.TASK, f"{emitted[0][0].name}_with_{len(emitted) - 1}")
+        fn.linkage = "internal"
+        fb = ir.IRBuilder(fn.append_basic_block("entry"))
+        p = fn.args[2]
+        fbufs = fb.load(fb.gep(p, [const(I64, 0)], source_etype=PTR), typ=PTR)
+        ferr = fb.load(fb.gep(p, [const(I64, 1)], source_etype=PTR), typ=PTR)
+
+        def item(i, _):
+            done = fn.append_basic_block("next")
+            sw = fb.switch(i, done)
+            for j, (loader, total, _raises) in enumerate(emitted):
+                case = fn.append_basic_block(f"item{j}")
+                sw.add_case(const(I64, j), case)
+                fb.position_at_end(case)
+                fb.call(loader, [const(I64, 0), const(I64, total), fbufs, ferr])
+                fb.branch(done)
+            fb.position_at_end(done)
+        for_range(fb, fn.args[0], fn.args[1], item)
+        fb.ret_void()
+        par = mod.globals.get(pool.SYMBOL) or ir.Function(mod, ir.FunctionType(VOID, [PTR, PTR, I64, I64]),
+                                                          pool.SYMBOL)
+        b.store(bufs, b.gep(data, [const(I64, 0)], source_etype=PTR))
+        b.store(err, b.gep(data, [const(I64, 1)], source_etype=PTR))
+        b.call(par, [fn, data, const(I64, len(emitted)), const(I64, 1)])
 
     def _parallel(self, b, loader, bufs, err, data, total: int, grain: int) -> None:
         """Run the unit over [0, total) on the thread pool (`pool.py`), `grain` iterations per
