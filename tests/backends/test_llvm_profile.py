@@ -69,3 +69,25 @@ def test_single_parallel_unit_leaves_the_workers_asleep():
     x = _inp("x", (512, 256))
     ex = get_backend("llvm").compile(Graph([ops.exp(x)], [x]))
     assert pool.ENTER not in ModuleBuilder(ex.plan).build()
+
+
+@pytest.mark.parametrize("spin,linger", [(0, 0), (1 << 30, 1 << 30)])
+def test_pool_watching_settings_keep_results(spin, linger):
+    """Workers that never watch, and workers that watch long, give the same answers."""
+    from graphflow.backends.llvm import pool
+
+    ex = get_backend("llvm").compile(_two_parallel_units())
+    rng = np.random.default_rng(2)
+    xf = rng.normal(size=(300, 300)).astype(np.float32)
+    xi = rng.integers(-50, 50, (400, 200)).astype(np.int32)
+    yi = rng.integers(1, 7, (400, 200)).astype(np.int32)
+    try:
+        pool.set_spin(spin)
+        pool.set_linger(linger)
+        for _ in range(3):
+            got = ex.run([xf, xi, yi])
+            np.testing.assert_allclose(got[0], np.exp(xf), rtol=1e-6)
+            np.testing.assert_array_equal(got[1], xi // yi)
+    finally:
+        pool.set_spin(pool.SPIN_CYCLES)
+        pool.set_linger(pool.LINGER_CYCLES)

@@ -29,9 +29,13 @@ SYMBOL = "gf_parallel"
 TASK = ir.FunctionType(VOID, [I64, I64, PTR])
 _SYS_FUTEX, _WAIT, _WAKE = 202, 128, 129  # x86-64 futex, FUTEX_*_PRIVATE
 ENTER, LEAVE = "gf_pool_enter", "gf_pool_leave"
-_EXPORTED = frozenset({"gf_pool_workers", "gf_pool_hot", "gf_pool_linger"})  # globals Python reads (start-up, tests)
-LINGER_CYCLES = 1 << 20  # ~0.4 ms: a training loop's next step finds the workers watching
-SPIN_CYCLES = 1 << 24  # a worker watching for jobs sleeps after this long without one (~5 ms)
+_EXPORTED = frozenset({"gf_pool_workers", "gf_pool_hot", "gf_pool_linger", "gf_pool_spin"})  # globals Python reads (start-up, tests)
+LINGER_CYCLES = 1 << 18  # ~0.1 ms: a training loop's next step finds the workers watching
+# a watching worker sleeps after this long without a job (~0.1 ms): a worker that spins much longer
+# spends its scheduler share, and when another process holds a core it is then preempted in the
+# middle of a tile the caller waits for (measured with a busy process beside the MLP step: the
+# slowest quarter of steps took 4.9 ms with 16M cycles, 1.6 ms with 256K, 1.2 ms without watching)
+SPIN_CYCLES = 1 << 18
 _lock = threading.RLock()
 _state: dict = {}
 
@@ -63,6 +67,8 @@ def build_ir() -> str:
     left = _global(mod, "gf_pool_left", I64)  # cycle count when the last such graph ended
     linger = _global(mod, "gf_pool_linger", I64)  # cycles the workers keep watching after it
     linger.initializer = ir.Constant(I64, LINGER_CYCLES)
+    spin_max = _global(mod, "gf_pool_spin", I64)  # cycles a worker watches without a job
+    spin_max.initializer = ir.Constant(I64, SPIN_CYCLES)
     syscall = ir.Function(mod, ir.FunctionType(I64, [I64], var_arg=True), "syscall")
     yield_ = ir.Function(mod, ir.FunctionType(I32, []), "sched_yield")
 
@@ -122,7 +128,7 @@ def build_ir() -> str:
     running = b.or_(b.icmp_signed(">", b.load_atomic(hot, "monotonic", 4, typ=I32), const(I32, 0)),
                     b.icmp_unsigned("<", b.sub(now, b.load_atomic(left, "monotonic", 8, typ=I64)),
                                     b.load_atomic(linger, "monotonic", 8, typ=I64)))
-    watch = b.and_(running, b.icmp_unsigned("<", b.sub(now, since), const(I64, SPIN_CYCLES)))
+    watch = b.and_(running, b.icmp_unsigned("<", b.sub(now, since), b.load_atomic(spin_max, "monotonic", 8, typ=I64)))
     b.cbranch(watch, spin, sleep)
     b.position_at_end(spin)
     b.call(pause, [])
@@ -252,8 +258,17 @@ def _start() -> None:
 
 def set_linger(cycles: int) -> None:
     """How long (CPU cycles) workers keep watching after a graph that kept them so has ended."""
+    _set_global("gf_pool_linger", cycles)
+
+
+def set_spin(cycles: int) -> None:
+    """How long (CPU cycles) a watching worker waits for a job before it sleeps."""
+    _set_global("gf_pool_spin", cycles)
+
+
+def _set_global(name: str, value: int) -> None:
     ensure()
-    ctypes.c_int64.from_address(_state["loaded"]._engine.get_global_value_address("gf_pool_linger")).value = cycles
+    ctypes.c_int64.from_address(_state["loaded"]._engine.get_global_value_address(name)).value = value
 
 
 def running_graphs() -> int:
