@@ -21,6 +21,7 @@ from graphflow.eager.grad_mode import STATE as GRAD
 from graphflow.eager.runtime import RUNTIME, cpu_backend
 from graphflow.eager.tape import INPUT_OP, TapeNode, op_label
 from graphflow.eager.tensor import HANDLER, Tensor, _new, _node_of, apply
+from graphflow.eager.views import View
 from graphflow.ir.graph import Attrs, Graph, Node, TensorType
 from graphflow.passes.cse import cse
 from graphflow.passes.dce import dce
@@ -269,8 +270,8 @@ def run(roots: Sequence[Tensor], gradients: Sequence[Any], targets: Sequence[Ten
     for k, r in enumerate(roots):
         if not r._rg:
             raise RuntimeError(f"element {k} of tensors does not require grad and does not have a grad_fn")
-        if r._node is None:  # a leaf requiring grad that no op has used yet
-            _node_of(r)
+        if r._node is None or r._alias.__class__ is View:  # a leaf no op has used yet; a view
+            _node_of(r)  # (whose base may have changed since its node was recorded)
         root_nodes.append(r._node)
     seeds = [_seed_tensor(r, g) for r, g in zip(roots, gradients)]
     order, index, rows = _walk(root_nodes)

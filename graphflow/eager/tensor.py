@@ -17,6 +17,8 @@ from graphflow.eager.fast import BY_OP, TINY, make_kernel, quiet
 from graphflow.eager.grad_mode import STATE as GRAD
 from graphflow.eager.runtime import RUNTIME, cpu_backend
 from graphflow.eager.tape import INPUT_OP, SIG_IDS, TapeNode, VersionCounter, leaf_node, user_loc
+from graphflow.eager.views import VIEW_OPS, View
+from graphflow.eager.views import tag as _tag_view
 from graphflow.errors import DeviceError, DTypeError, ShapeError
 from graphflow.ir import source
 from graphflow.ir.bind import DYNAMIC as _DYNAMIC
@@ -29,7 +31,7 @@ from graphflow.ops import elementwise as E
 from graphflow.ops.methods import TensorMethods
 from graphflow.ops.values import cast
 
-_INFER_CACHE: dict[tuple, tuple[Attrs, TensorType, int, Any]] = {}
+_INFER_CACHE: dict[tuple, tuple[Attrs, TensorType, int, Any, bool]] = {}
 _set = object.__setattr__
 _CACHE_LIMIT = 20000
 _UNSET = object()
@@ -43,13 +45,14 @@ class _Typed:
         self.type = type_
 
 
-def _infer(op: OpDef, sig: list, attrs: Any, key: tuple | None) -> tuple[Attrs, TensorType, int, Any]:
-    """Normalised attributes, output type, a structure id (the tape's key for backward plans) and
-    the tiny-tensor kernel (`fast.make_kernel`) of one op signature."""
+def _infer(op: OpDef, sig: list, attrs: Any, key: tuple | None) -> tuple[Attrs, TensorType, int, Any, bool]:
+    """Normalised attributes, output type, a structure id (the tape's key for backward plans),
+    the tiny-tensor kernel (`fast.make_kernel`) of one op signature, and whether its result is a
+    view of its input (`views.VIEW_OPS`)."""
     norm = attrs if isinstance(attrs, Attrs) else normalize_attrs(op, attrs)
     typed = tuple(_Typed(TensorType(sig[i], sig[i + 1])) for i in range(0, len(sig), 2))
     out_type = infer_type(op, typed, norm, source.capture(3))
-    entry = (norm, out_type, next(SIG_IDS), make_kernel(op, sig[0] if sig else None, norm))
+    entry = (norm, out_type, next(SIG_IDS), make_kernel(op, sig[0] if sig else None, norm), op in VIEW_OPS)
     if key is not None:
         if len(_INFER_CACHE) > _CACHE_LIMIT:
             _INFER_CACHE.clear()
@@ -113,7 +116,7 @@ def apply(op: OpDef, inputs: tuple, attrs: Any) -> Tensor:
         entry = _INFER_CACHE.get(key)
     if entry is None:
         entry = _infer(op, sig, attrs, key)
-    norm, out_type, sig_id, kernel = entry
+    norm, out_type, sig_id, kernel, view = entry
     if dev is None or dev is CPU or dev.type == "cpu":
         dev = None
         backend = RUNTIME.backend or cpu_backend()
@@ -136,6 +139,8 @@ def apply(op: OpDef, inputs: tuple, attrs: Any) -> Tensor:
     t = _new(out, out_type.dtype, dev)
     if rg and GRAD.enabled and op.vjp is not NOT_DIFFERENTIABLE and out_type.dtype.kind == "f":
         _record(op, inputs, norm, out_type, t, sig_id)
+    if view:
+        _tag_view(t, inputs[0], op, norm, arrays[0])
     return t
 
 
@@ -170,7 +175,11 @@ def _node_of(x: Tensor) -> TapeNode:
     n = x._node
     if n is not None:
         if n.inputs or n.op is not INPUT_OP:
-            return n
+            if n.version == n.vc.version or x._alias.__class__ is not View:
+                return n
+            from graphflow.eager.views import refresh
+
+            return refresh(x, n)  # a view whose base changed since: the view ops over its new value
         if n.version == n.vc.version and n.rg == x._rg and n.value is x._data:
             return n
     n = leaf_node(x, x._rg)
@@ -605,7 +614,7 @@ class Tensor(TensorMethods):
 
     @property
     def grad_fn(self) -> GradFn | None:
-        return None if self.is_leaf else GradFn(self._node)
+        return None if self.is_leaf else GradFn(_node_of(self) if GRAD.enabled else self._node)
 
     @property
     def _version(self) -> int:
@@ -623,6 +632,7 @@ class Tensor(TensorMethods):
         self._data = other._data
         self._dtype = other._dtype
         self._device = other._device
+        self._alias = bool(self._alias or other._alias)  # other's storage, no longer a view
         self._node = None if self.is_leaf else self._node
 
     def _vc_(self) -> VersionCounter:
@@ -638,7 +648,8 @@ class Tensor(TensorMethods):
                                "instead.")
         if self.device.type != "cpu":
             raise DeviceError(f"can't convert a {self.device} tensor to numpy; use Tensor.cpu() first")
-        self._alias = True  # the caller may hold the array: in-place ops must keep writing into it
+        if not self._alias:  # (a view keeps its `View`, which is truthy too)
+            self._alias = True  # the caller may hold the array: in-place ops must keep writing into it
         return self._data
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -702,7 +713,7 @@ class Tensor(TensorMethods):
         """A tensor sharing this one's storage (and version counter) without history."""
         t = _new(self._data, self._dtype, self._device)
         t._vc = self._vc_()
-        t._alias = self._alias
+        t._alias = bool(self._alias)  # the storage, not the view relation: writes change no history
         return t
 
     def detach_(self) -> Tensor:
@@ -713,9 +724,15 @@ class Tensor(TensorMethods):
     def clone(self) -> Tensor:
         """A copy with its own storage; gradients flow back to the original."""
         out = apply(_RESHAPE, (self,), {"shape": self._data.shape})
-        out._data = np.array(out._data, copy=True, order="C")
-        if out._node is not None:
-            out._node.value = out._data
+        if out._data.__class__ is np.ndarray:  # (a device op's result is a fresh buffer already)
+            out._data = np.array(out._data, copy=True, order="C")
+        out._alias = False  # own storage: no view of self, own version counter
+        out._vc = None
+        node = out._node
+        if node is not None:
+            node.value = out._data
+            node.vc = out._vc_()
+            node.version = 0
         return out
 
     def contiguous(self) -> Tensor:
@@ -861,13 +878,26 @@ class Tensor(TensorMethods):
         return self
 
     def _check_inplace(self, name: str) -> None:
-        if self._rg and GRAD.enabled and self.is_leaf:
-            raise _leaf_inplace_error(name)
+        if GRAD.enabled:
+            if self._rg and self.is_leaf:
+                raise _leaf_inplace_error(name)
+            if self._alias.__class__ is View:
+                from graphflow.eager.views import check_inplace
+
+                check_inplace(self, self._alias, name)
 
     def _write(self, result: Tensor, name: str) -> None:
         data = self._data
         new = result._data
         tracked = result._node is not None and result._rg and GRAD.enabled
+        view = self._alias
+        if view.__class__ is View and (tracked or data.__class__ is not np.ndarray or not data.flags.writeable):
+            # the base takes the new elements (recorded when tracked); a plain CPU write below
+            # lands in the base's storage by itself
+            from graphflow.eager.views import write
+
+            write(self, view, result, name, tracked)
+            return
         if data.__class__ is not np.ndarray:  # device memory is never written in place: take the result's buffer
             self._data = data = new
         elif data.flags.writeable and (data.base is None or self._alias or not tracked):
@@ -914,7 +944,8 @@ class Tensor(TensorMethods):
         if isinstance(value, Tensor) and value.device != self.device:
             raise DeviceError(f"{name}: expected both tensors on the same device, got {self.device} "
                               f"and {value.device}")
-        if self._device is None and not (GRAD.enabled and (self._rg or vrg)):
+        if self._device is None and not (GRAD.enabled and (self._rg or vrg)) and \
+                (self._data.flags.writeable or self._alias.__class__ is not View):
             src = value._data if isinstance(value, Tensor) else value
             data = self._data
             if not data.flags.writeable or (data.base is not None and not self._alias and self._rg):
@@ -970,7 +1001,10 @@ class Tensor(TensorMethods):
 
         self._check_inplace("__setitem__")
         vrg = isinstance(value, Tensor) and value._rg
-        if GRAD.enabled and (self._rg or vrg):
+        if GRAD.enabled and (self._rg or vrg) or self._device is not None or \
+                (self._alias.__class__ is View and not self._data.flags.writeable):
+            # recorded, on a device (buffers are not written in place), or through a view whose
+            # storage must be copied first: the functional update, written as a whole
             self._inplace("__setitem__", indexing.setitem(self, key, value), unsafe_cast=True)
             return
         if isinstance(value, Tensor):
@@ -981,7 +1015,11 @@ class Tensor(TensorMethods):
         data = self._data
         if not data.flags.writeable:
             self._data = data = np.array(data, copy=True)
-        data[indexing.concrete_key(key)] = value
+        try:
+            data[indexing.concrete_key(key)] = value
+        except ValueError as exc:
+            raise ShapeError(f"__setitem__: cannot assign a value of shape {fmt(np.shape(value))} to the selection "
+                             f"{key!r} of a tensor of shape {fmt(self.shape)} ({exc})") from None
         self._vc_().bump("__setitem__")
 
 
