@@ -21,6 +21,7 @@ from graphflow.eager.grad_mode import STATE as GRAD
 from graphflow.eager.runtime import RUNTIME, cpu_backend
 from graphflow.eager.tape import INPUT_OP, TapeNode, op_label
 from graphflow.eager.tensor import HANDLER, Tensor, _new, _node_of, apply
+from graphflow.eager.transfer import COPY_OP
 from graphflow.eager.views import View
 from graphflow.ir.graph import Attrs, Graph, Node, TensorType
 from graphflow.passes.cse import cse
@@ -262,10 +263,12 @@ def _seed_tensor(root: Tensor, gradient: Any) -> Tensor:
 
 
 def run(roots: Sequence[Tensor], gradients: Sequence[Any], targets: Sequence[Tensor] | None,
-        retain_graph: bool, create_graph: bool) -> tuple[list[Tensor | None], list[TapeNode]]:
+        retain_graph: bool, create_graph: bool, hops: list | None = None,
+        visited: list | None = None) -> tuple[list[Tensor | None], list[TapeNode]]:
     """Gradients of the roots (seeded by `gradients`) with respect to `targets` (None: every leaf
     requiring grad, and every tensor that called `retain_grad()`). Returns the gradients and, when
-    targets is None, the tape nodes they belong to."""
+    targets is None, the tape nodes they belong to. The gradients reaching device copies
+    (`transfer.Hop`) are appended to `hops` as (hop, gradient); `visited` collects the tape."""
     root_nodes = []
     for k, r in enumerate(roots):
         if not r._rg:
@@ -275,11 +278,16 @@ def run(roots: Sequence[Tensor], gradients: Sequence[Any], targets: Sequence[Ten
         root_nodes.append(r._node)
     seeds = [_seed_tensor(r, g) for r, g in zip(roots, gradients)]
     order, index, rows = _walk(root_nodes)
+    if visited is not None:
+        visited.append(order)
     if targets is None:
-        target_pos = [p for p, n in enumerate(order) if n.leaf is not None and n.rg]
+        target_pos = [p for p, n in enumerate(order) if n.leaf is not None and n.rg and n.op is not COPY_OP]
     else:
         target_pos = [index.get(t._node.id, -1) if t._node is not None else -1 for t in targets]
     used = [p for p in target_pos if p >= 0]
+    n_used = len(used)
+    hop_pos = [p for p, n in enumerate(order) if n.op is COPY_OP] if hops is not None else []
+    used += [p for p in hop_pos if p not in used]
     root_pos = [index[n.id] for n in root_nodes]
     dev = roots[0]._device
     backend = (RUNTIME.backend or cpu_backend()) if dev is None else device_backend(dev)
@@ -297,7 +305,7 @@ def run(roots: Sequence[Tensor], gradients: Sequence[Any], targets: Sequence[Ten
     results: list[Tensor | None] = [None] * len(used)
     if plan.out_targets:
         if create_graph:
-            outs = _replay(plan, order, seeds)
+            outs = _replay(plan, order, seeds, dev)
         else:
             arrays = [s._data for s in seeds] + [order[p].value for p in plan.needed]
             raw = plan.run(arrays)
@@ -305,6 +313,11 @@ def run(roots: Sequence[Tensor], gradients: Sequence[Any], targets: Sequence[Ten
             outs = [_new(own(a), order[used[k]].type.dtype, dev) for a, k in zip(raw, plan.out_targets)]
         for g, k in zip(outs, plan.out_targets):
             results[k] = g
+    if hop_pos:
+        at = {p: results[k] for k, p in enumerate(used)}
+        hops.extend((order[p].leaf, at[p]) for p in hop_pos if at[p] is not None)
+        results = results[:n_used]
+        used = used[:n_used]
     if not retain_graph:
         for n in order:
             if n.inputs:
@@ -325,7 +338,7 @@ def _own(a: np.ndarray) -> np.ndarray:
     return a if (a.flags.writeable and a.flags.owndata and a.flags.c_contiguous) else np.array(a, copy=True)
 
 
-def _replay(plan: _Plan, order: list[TapeNode], seeds: list[Tensor]) -> list[Tensor]:
+def _replay(plan: _Plan, order: list[TapeNode], seeds: list[Tensor], dev: Any = None) -> list[Tensor]:
     """Evaluate the gradient graph through the eager handler so every op is recorded."""
     graph = plan.graph
     env: dict[int, Any] = {}
@@ -334,7 +347,7 @@ def _replay(plan: _Plan, order: list[TapeNode], seeds: list[Tensor]) -> list[Ten
     # the cached graph may come from an earlier tape of the same structure: match by position
     for cached, p in zip(graph.inputs[plan.n_seeds:], plan.needed):
         n = order[p]
-        t = _new(n.value, n.type.dtype, None)
+        t = _new(n.value, n.type.dtype, dev)  # every value of one pass lives on its device
         t._vc = n.vc
         t._rg = n.rg
         t._node = n
@@ -358,15 +371,79 @@ def backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Any], retain_grap
         retain_graph = create_graph
     if inputs is not None:
         inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-        grads, _ = run(tensors, grad_tensors, inputs, retain_graph, create_graph)
-        pairs = list(zip(inputs, grads))
-    else:
-        grads, leaves = run(tensors, grad_tensors, None, retain_graph, create_graph)
-        pairs = [(n.leaf(), g) for n, g in zip(leaves, grads)]
-    for t, g in pairs:
-        if t is None or g is None:
-            continue
-        _accumulate(t, g, create_graph)
+    for t, g in _run_devices(tensors, grad_tensors, inputs, retain_graph, create_graph):
+        if inputs is not None:
+            t = inputs[t]
+        if t is not None and g is not None:
+            _accumulate(t, g, create_graph)
+
+
+def _run_devices(roots: Sequence[Tensor], seeds: Sequence[Any], targets: list[Tensor] | None,
+                 retain_graph: bool, create_graph: bool) -> list[tuple[Any, Tensor | None]]:
+    """`run` over each device's part of the tape: (position in targets, or the leaf when targets
+    is None; gradient) pairs, a target appearing once per part its gradient comes from. A gradient reaching a device copy moves to
+    the source's device and goes on from the source's node there (one pass per device while
+    gradients remain); values are freed only after the last pass, which may revisit nodes."""
+    hops: list = []
+    visited: list = []
+    grads, leaves = run(roots, seeds, targets, True, create_graph, hops, visited)
+    pairs = list(enumerate(grads)) if targets is not None else [(n.leaf(), g) for n, g in zip(leaves, grads)]
+    while hops:
+        groups: dict[Any, dict[int, list]] = {}  # device -> source node id -> [node, gradient]
+        for hop, g in hops:
+            kept = hop.retained() if hop.retained is not None else None
+            if kept is not None:
+                pairs.append((kept, g))
+            g = _move_gradient(g, hop.device, create_graph)
+            entry = groups.setdefault(str(hop.device), {}).get(hop.src.id)
+            if entry is None:
+                groups[str(hop.device)][hop.src.id] = [hop.src, g, hop.device]
+            else:
+                entry[1] = _sum(entry[1], g, create_graph)
+        hops = []
+        for group in groups.values():
+            nodes = list(group.values())
+            part_roots = [_stand_in(n, dev) for n, _, dev in nodes]
+            grads, leaves = run(part_roots, [g for _, g, _ in nodes], targets, True, create_graph, hops, visited)
+            pairs += list(enumerate(grads)) if targets is not None else \
+                [(n.leaf(), g) for n, g in zip(leaves, grads)]
+    if not retain_graph:
+        for order in visited:
+            for n in order:
+                if n.inputs:
+                    _set(n, "value", None)
+    return pairs
+
+
+def _stand_in(node: TapeNode, dev: Any) -> Tensor:
+    """A tensor whose history is `node` (the root of a later pass)."""
+    t = _new(node.value, node.type.dtype, dev)
+    t._node = node
+    t._rg = True
+    t._vc = node.vc
+    return t
+
+
+def _move_gradient(g: Tensor, dev: Any, create_graph: bool) -> Tensor:
+    """The copy's gradient (the identity) on the source's device; recorded with create_graph."""
+    from graphflow.eager.device import CPU
+    from graphflow.eager.tensor import _move
+
+    prev = GRAD.enabled
+    GRAD.enabled = create_graph
+    try:
+        return _move(g, dev or CPU) if (g._device or None) != (dev or None) else g
+    finally:
+        GRAD.enabled = prev
+
+
+def _sum(a: Tensor, b: Tensor, create_graph: bool) -> Tensor:
+    prev = GRAD.enabled
+    GRAD.enabled = create_graph
+    try:
+        return a + b
+    finally:
+        GRAD.enabled = prev
 
 
 def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
@@ -411,7 +488,10 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
             raise RuntimeError(f"grad: inputs[{k}] does not require grad")
     if retain_graph is None:
         retain_graph = create_graph
-    grads, _ = run(outputs, grad_outputs, inputs, retain_graph, create_graph)
+    grads: list[Tensor | None] = [None] * len(inputs)
+    for k, g in _run_devices(outputs, grad_outputs, inputs, retain_graph, create_graph):
+        if g is not None:
+            grads[k] = g if grads[k] is None else _sum(grads[k], g, create_graph)
     for k, g in enumerate(grads):
         if g is None and not allow_unused:
             raise RuntimeError(f"grad: inputs[{k}] was not used to compute the outputs (pass allow_unused=True "

@@ -486,7 +486,8 @@ class GradFn:
     @property
     def next_functions(self) -> tuple:
         out = []
-        for i in self.node.inputs:
+        hop = self.node.leaf if not self.node.inputs else None  # a device copy continues at its source
+        for i in self.node.inputs or ((hop.src,) if hop is not None and hasattr(hop, "src") else ()):
             if i.inputs or i.op is not INPUT_OP:
                 out.append((GradFn(i), 0))
             else:
@@ -816,6 +817,10 @@ class Tensor(TensorMethods):
             return
         import weakref
 
+        leaf = self._node.leaf
+        if not self._node.inputs and hasattr(leaf, "retain"):  # a device copy: its Hop keeps the tensor
+            leaf.retain(self)
+            return
         _set(self._node, "leaf", weakref.ref(self))
 
     @property
@@ -1000,6 +1005,11 @@ class Tensor(TensorMethods):
         from graphflow.ops import indexing
 
         self._check_inplace("__setitem__")
+        if self._device is not None:
+            target = self[key]
+            if target is self or target._alias.__class__ is View:  # basic indexing: a write through a view
+                target.copy_(value)
+                return
         vrg = isinstance(value, Tensor) and value._rg
         if GRAD.enabled and (self._rg or vrg) or self._device is not None or \
                 (self._alias.__class__ is View and not self._data.flags.writeable):
@@ -1024,17 +1034,19 @@ class Tensor(TensorMethods):
 
 
 def _move(t: Tensor, dev: device) -> Tensor:
-    """A copy of `t` on `dev` (no history: the copy is not differentiable)."""
+    """A copy of `t` on `dev`; recorded when t requires grad (the gradient is moved back)."""
     from graphflow.eager.devices import download, upload
 
-    if t._rg and GRAD.enabled:
-        raise RuntimeError(f"to({dev}): copying a tensor that requires grad between devices is not differentiable "
-                           "here; move it before it requires grad (gf.ones(3, device='cuda', requires_grad=True)), "
-                           "move the model with model.to(...), or move t.detach()")
     if dev.type == "cpu":
-        return _new(download(t._data), t._dtype, None)
-    require(dev)
-    return _new(upload(t._host(), dev), t._dtype, dev)
+        out = _new(download(t._data), t._dtype, None)
+    else:
+        require(dev)
+        out = _new(upload(t._host(), dev), t._dtype, dev)
+    if t._rg and GRAD.enabled:
+        from graphflow.eager.transfer import record
+
+        record(out, _node_of(t), t._device)
+    return out
 
 
 def _rebuild(array: np.ndarray, dtype: str, requires_grad: bool) -> Tensor:
