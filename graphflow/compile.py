@@ -4,14 +4,16 @@ compile it, and replay it on later calls.
 The signature is the tensor arguments' shapes, dtypes, devices and requires_grad flags, the
 other arguments' values, the grad mode and (for modules) every submodule's train/eval flag; a new
 signature traces again. Parameter, buffer and optimizer-state updates made in place by the traced
-code are applied in place on every call, and `.grad` attributes set by `backward()` /
+code, and in-place ops on tensor arguments, are applied in place on every call (bumping the
+tensors' version counters, so a tape recorded before the call that saved a changed value refuses
+to run backward, as after an eager in-place op), and `.grad` attributes set by `backward()` /
 `zero_grad()` are set again, so a compiled training step behaves as the eager one."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -99,6 +101,8 @@ class _Compiled:
     grad_effects: list[tuple[Any, Any]]  # (tensor, "output" | None | an eager tensor)
     arg_grads_in: list[int]  # flat positions of arguments whose current .grad is an input
     arg_grad_effects: list[tuple[int, Any]]  # (flat position, "output" | None): what backward did to .grad
+    arg_writes: list[int] = field(default_factory=list)  # flat positions of arguments written in place
+    label: str = "gf.compile"  # the version counters' `last_op` for the writes of a replay
     # ---- precomputed for replay (see _finish) ----
     arg_pos: list[int] = None  # type: ignore[assignment]  # flat positions of tensor arguments
     state: list[tuple[Any, tuple, np.dtype]] = None  # type: ignore[assignment]  # (tensor, shape, dtype) per slot
@@ -170,12 +174,16 @@ class CompiledFunction:
         traced: list[Any] = []
         arg_leaves: list[tuple[int, Tracer, Node | None]] = []  # (position, tracer, node of its .grad on entry)
         grad_inputs: list[Node] = []
+        arg_positions: list[int] = []
+        arg_tracers: list[Tracer] = []
         for i, x in enumerate(flat):
             if _is_eager(x):
                 node = make_node(get_op("input"), (), {"name": f"arg{i}", "dtype": x.dtype,
                                                          "shape": tuple(x.shape)}, name=f"arg{i}")
                 inputs.append(node)
                 t = Tracer(node, trace, bool(x.requires_grad))
+                arg_positions.append(i)
+                arg_tracers.append(t)
                 if x.requires_grad:
                     trace.add_leaf(t)
                     trace.alias(t, x)
@@ -247,11 +255,17 @@ class CompiledFunction:
             arg_grad_nodes.append(g.node if isinstance(g, Tracer) else trace.read(g))
         slots = list(trace.slots.values())
         written = [s for s in slots if s.written]
+        # arguments whose tracer an in-place op rebound (`x.add_(1)`): the caller's tensor gets the value
+        arg_writes = [i for i, t, node in zip(arg_positions, arg_tracers, inputs) if t.node is not node]
+        write_nodes = [arg_tracers[arg_positions.index(i)].node for i in arg_writes]
         graph_inputs = (inputs + grad_inputs + ([trace.seed] if trace.seed is not None else [])
                         + [s.input for s in slots])
-        graph = Graph(outputs + [s.current for s in written] + grad_nodes + arg_grad_nodes, graph_inputs)
+        graph = Graph(outputs + [s.current for s in written] + grad_nodes + arg_grad_nodes + write_nodes,
+                      graph_inputs)
+        label = f"{getattr(self.fn, '__name__', type(self.fn).__name__)} (gf.compile)"
         return _Compiled(graph, {}, len(inputs), trace.seed is not None, slots, n_results, rebuild, kinds, written,
-                         grad_effects, [i for i, _, g in arg_leaves if g is not None], arg_effects)
+                         grad_effects, [i for i, _, g in arg_leaves if g is not None], arg_effects, arg_writes,
+                         label)
 
     # ---- replay ----------------------------------------------------------------------------
     def _run(self, c: _Compiled, flat: list[Any]) -> Any:
@@ -308,6 +322,7 @@ class CompiledFunction:
                 np.copyto(data, results[k])
             else:
                 t._data = np.array(results[k], copy=True)
+            t._vc_().bump(c.label)  # values a tape saved from this buffer are stale now
             k += 1
         for t in c.grad_outputs:
             t.grad = wrap(results[k])
@@ -320,6 +335,9 @@ class CompiledFunction:
             else:
                 flat[i].grad = wrap(results[k])
                 k += 1
+        for i in c.arg_writes:
+            _write_argument(flat[i], wrap(results[k]), c.label)
+            k += 1
         values = []
         k = 0
         for kind in c.result_kinds:
@@ -338,6 +356,22 @@ class CompiledFunction:
         except ImportError:
             self._calls += 1
             return self._calls
+
+
+def _write_argument(t: Any, value: Any, label: str) -> None:
+    """An argument's in-place update, as an eager in-place op outside grad mode: into its storage
+    (through a view into the base's), its version counter bumped."""
+    state = _EAGER.get("grad")
+    if state is None:
+        _grad_enabled()
+        state = _EAGER["grad"]
+    prev = state.enabled
+    state.enabled = False
+    try:
+        t.copy_(value)
+    finally:
+        state.enabled = prev
+    t._vc.last_op = label
 
 
 def compile(fn_or_module: Callable[..., Any]) -> CompiledFunction:  # noqa: A001 - the public name
