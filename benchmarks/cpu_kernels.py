@@ -133,7 +133,6 @@ def gf_static(name: str) -> Callable[[], object] | None:
         return None
     try:
         import graphflow as gf
-        import graphflow.nn.functional as F
         import graphflow.static as tf
     except Exception:  # noqa: BLE001 - static mode missing: no figure
         return None
@@ -144,12 +143,7 @@ def gf_static(name: str) -> Callable[[], object] | None:
         x = tf.placeholder(tf.float32, [None, MLP[0]], name="x")
         y = tf.placeholder(tf.int64, [None], name="y")
         params = [tf.Variable(p.copy()) for p in feeds[2:]]
-        h = x
-        for i in range(3):
-            h = h @ params[2 * i] + params[2 * i + 1]
-            if i < 2:
-                h = F.relu(h)
-        loss = F.cross_entropy(h, y)
+        loss = mlp_loss(x, y, params)
         train_op = tf.train.GradientDescentOptimizer(LR).minimize(loss)
         sess = tf.Session(graph)
         sess.run(tf.global_variables_initializer())
@@ -159,6 +153,19 @@ def gf_static(name: str) -> Callable[[], object] | None:
         return sess.run([loss, train_op], feed)
     step.session, step.variables = sess, params  # for checking the values it computes
     return step
+
+
+def mlp_loss(x, y, params):
+    """Cross entropy of the MLP 784-256-128-10 (relu between layers) on any values: eager
+    tensors or static placeholders and variables."""
+    import graphflow.nn.functional as F
+
+    h = x
+    for i in range(3):
+        h = h @ params[2 * i] + params[2 * i + 1]
+        if i < 2:
+            h = F.relu(h)
+    return F.cross_entropy(h, y)
 
 
 def gf_eager(name: str) -> Callable[[], object] | None:
@@ -186,12 +193,7 @@ def gf_eager(name: str) -> Callable[[], object] | None:
         params = [gf.from_numpy(p.copy()).requires_grad_() for p in feeds[2:]]
 
         def step():
-            h = x
-            for i in range(3):
-                h = h @ params[2 * i] + params[2 * i + 1]
-                if i < 2:
-                    h = F.relu(h)
-            loss = F.cross_entropy(h, y)
+            loss = mlp_loss(x, y, params)
             loss.backward()
             with gf.no_grad():
                 for p in params:
