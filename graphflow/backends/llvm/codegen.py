@@ -135,6 +135,9 @@ class ModuleBuilder:
         body = ir.Function(self.module, ir.FunctionType(VOID, [I64, I64] + [PTR] * len(params) + [PTR]),
                            f"{unit.name}_body")
         body.linkage = "internal"
+        # units stay separate functions: inlining them all into gf_main made one huge function
+        # whose optimisation cost a third of a cold compile, for no speed at run time
+        body.attributes.add("noinline")
         for p in body.args[2:-1]:
             p.add_attribute("noalias")
         lo, hi = body.args[0], body.args[1]
@@ -157,6 +160,7 @@ class ModuleBuilder:
 
         loader = ir.Function(self.module, ir.FunctionType(VOID, [I64, I64, PTR, PTR]), unit.name)
         loader.linkage = "internal"
+        loader.attributes.add("noinline")
         lb = ir.IRBuilder(loader.append_basic_block("entry"))
         bufs = loader.args[2]
         args = []
