@@ -60,9 +60,34 @@ def aligned_empty(shape, dtype) -> np.ndarray:
     return raw[off:off + n].view(dtype).reshape(shape)
 
 
-def address(arr: np.ndarray) -> int:
-    """The data pointer of an array (the cheapest way NumPy offers to read it)."""
+def _interface_address(arr: np.ndarray) -> int:
     return arr.__array_interface__["data"][0]
+
+
+_read_pointer = ctypes.c_void_p.from_address
+_DATA_OFFSET = 16  # NumPy's PyArrayObject_fields: the object header (refcount, type), then `data`
+
+
+def _field_address(arr: np.ndarray) -> int:
+    if arr.__class__ is not np.ndarray:  # subclasses and NumPy scalars: the general way
+        return _interface_address(arr)
+    return _read_pointer(id(arr) + _DATA_OFFSET).value or 0
+
+
+def _pick_address() -> object:
+    """`__array_interface__` builds a dict per call (2-4 us, a tenth of a small op); reading the
+    `data` field of NumPy's public array struct costs 0.3 us. Used only where a probe of arrays,
+    views and offset slices proves the layout on this interpreter and NumPy (not, say, a
+    free-threaded build with a longer object header)."""
+    base = np.arange(24, dtype=np.float32).reshape(4, 6)
+    probes = [base, base[1:, 2:], base.T, base[::2], np.empty(0), np.zeros(()), base[2:3, 5:]]
+    if all(_field_address(a) == _interface_address(a) for a in probes):
+        return _field_address
+    return _interface_address
+
+
+address = _pick_address()
+address.__doc__ = "The data pointer of an array (the cheapest way that is proven on this interpreter)."
 
 
 def _stable(obj) -> str:
