@@ -317,13 +317,12 @@ def _build_matmul(d) -> ir.Module:
     """C[M, N] = A[M, K] @ B[K, N], sizes at run time: one single-threaded BLAS call, or for big
     products tiles of C (blocks of the longer of M and N) on the thread pool, as compiled graphs
     do (`codegen.ModuleBuilder._matmul`)."""
+    from graphflow.backends.llvm import gemm
     from graphflow.backends.llvm.codegen import BLAS_BIG_MACS, BLAS_PARALLEL_MACS, TILE_MIN, TILES_PER_THREAD
 
     mod = ir.Module(name="graphflow_eager")
     mod.triple = jit.triple()
     ft = F32 if d.name == "float32" else F64
-    gemm = ir.Function(mod, ir.FunctionType(VOID, [I32, I32, I32, I64, I64, I64, ft, PTR, I64, PTR, I64, ft, PTR, I64]),
-                       "scipy_cblas_sgemm64_" if d.name == "float32" else "scipy_cblas_dgemm64_")
     setn = ir.Function(mod, ir.FunctionType(I32, [I32]), "openblas_set_num_threads_local")
     # task(lo, hi, data): data = [M, N, K, a, b, c, tile size, split over M (1) or N (0)]
     task = ir.Function(mod, pool.TASK, "gf_matmul_tiles")
@@ -344,10 +343,11 @@ def _build_matmul(d) -> ir.Module:
         off_a = b.select(by_rows, b.mul(start, K), const(I64, 0))
         off_b = b.select(by_rows, const(I64, 0), start)
         off_c = b.select(by_rows, b.mul(start, N), start)
-        b.call(gemm, [const(I32, 101), const(I32, 111), const(I32, 111),
-                      b.select(by_rows, extent, M), b.select(by_rows, N, extent), K, const(ft, 1.0),
-                      b.gep(pa, [off_a], source_etype=ft), K, b.gep(pb, [off_b], source_etype=ft), N,
-                      const(ft, 0.0), b.gep(pc, [off_c], source_etype=ft), N])
+        rows, cols = b.select(by_rows, extent, M), b.select(by_rows, N, extent)
+        gemm.call(b, d.name, b.mul(b.mul(rows, cols), K), [  # graphflow's GEMM where it measured faster
+            const(I32, 101), const(I32, 111), const(I32, 111), rows, cols, K, const(ft, 1.0),
+            b.gep(pa, [off_a], source_etype=ft), K, b.gep(pb, [off_b], source_etype=ft), N,
+            const(ft, 0.0), b.gep(pc, [off_c], source_etype=ft), N])
     for_range(b, task.args[0], task.args[1], tile)
     b.call(setn, [prev])
     b.ret_void()

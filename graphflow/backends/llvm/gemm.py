@@ -31,6 +31,7 @@ from graphflow.backends.llvm.emit import F32, F64, I1, I32, I64, PTR, const
 
 VOID = ir.VoidType()
 ROW_MAJOR, COL_MAJOR, NO_TRANS, TRANS = 101, 102, 111, 112
+PREFETCH_A = 8  # unrolled k iterations ahead the micro-kernel prefetches its A panel
 SLOTS = 8  # concurrent calls with a kept scratch buffer (more threads than this allocate per call)
 
 
@@ -66,6 +67,28 @@ def symbol(dtype_name: str, macs: int) -> str:
     multiply-adds of `dtype_name`: this module's kernel where it measured faster, else OpenBLAS's."""
     start = NATIVE_FROM_MACS.get(dtype_name)
     return SYMBOLS[dtype_name] if start is not None and macs >= start else BLAS_SYMBOLS[dtype_name]
+
+
+def _declare_gemm(mod: ir.Module, name: str, ft: ir.Type) -> ir.Function:
+    return mod.globals.get(name) or ir.Function(mod, ir.FunctionType(
+        VOID, [I32, I32, I32, I64, I64, I64, ft, PTR, I64, PTR, I64, ft, PTR, I64]), name)
+
+
+def call(b: ir.IRBuilder, dtype_name: str, macs: int | ir.Value, args: list) -> None:
+    """Emit the GEMM call (CBLAS arguments) for a product of `macs` multiply-adds: a constant
+    picks the symbol now (`symbol`), a run-time value branches between the two."""
+    ft = F32 if dtype_name == "float32" else F64
+    mod = b.module
+    start = NATIVE_FROM_MACS.get(dtype_name)
+    if isinstance(macs, int) or start is None or start <= 0:
+        name = symbol(dtype_name, macs if isinstance(macs, int) else (0 if start is None else start))
+        b.call(_declare_gemm(mod, name, ft), args)
+        return
+    with b.if_else(b.icmp_signed(">=", macs, const(I64, start))) as (ours, theirs):
+        with ours:
+            b.call(_declare_gemm(mod, SYMBOLS[dtype_name], ft), args)
+        with theirs:
+            b.call(_declare_gemm(mod, BLAS_SYMBOLS[dtype_name], ft), args)
 
 
 # -- IR helpers ------------------------------------------------------------------------------------
@@ -129,7 +152,7 @@ def _micro_kernel(mod: ir.Module, k: Blocking) -> ir.Function:
     ft, W, MR, NR = k.ft, k.width, k.mr, k.nr
     vt = ir.VectorType(ft, W)
     nv = NR // W
-    sfx = "v%df%d" % (W, 32 if ft == F32 else 64)
+    sfx = f"v{W}{_sfx(ft)}"
     fma = _declare(mod, f"llvm.fma.{sfx}", vt, [vt, vt, vt])
     prefetch = _declare(mod, "llvm.prefetch.p0", VOID, [PTR, I32, I32, I32])
     fn = _internal(mod, "gf_gemm_ukr", VOID, [I64, PTR, PTR, PTR, I64, ft, ft, I64, I64], noalias=(1, 2, 3))
@@ -162,7 +185,9 @@ def _micro_kernel(mod: ir.Module, k: Blocking) -> ir.Function:
 
     def unrolled(t, carried):
         pa_, pb_, *accs = carried
-        b.call(prefetch, [_gep(b, pa_, const(I64, 8 * MR * U), ft), const(I32, 0), const(I32, 3), const(I32, 1)])
+        if PREFETCH_A:
+            b.call(prefetch, [_gep(b, pa_, const(I64, PREFETCH_A * MR * U), ft), const(I32, 0), const(I32, 3),
+                              const(I32, 1)])
         for u in range(U):
             accs = step(pa_, pb_, accs, u)
         return [_gep(b, pa_, const(I64, U * MR), ft), _gep(b, pb_, const(I64, U * NR), ft)] + accs
@@ -409,60 +434,50 @@ def _gemm(mod: ir.Module, k: Blocking) -> ir.Function:
     return fn
 
 
-def build_ir() -> list[str]:
-    """The kernel module: one GEMM per dtype in BLOCKING (each in its own namespace of helpers)."""
+def build_ir(dtype_name: str) -> str:
+    """The kernel module of one dtype (its symbol and internal helpers)."""
     from graphflow.backends.llvm import jit
 
-    texts = []
-    for k in BLOCKING.values():
-        mod = ir.Module(name=k.name)
-        mod.triple = jit.triple()
-        _gemm(mod, k)
-        texts.append(str(mod))
-    return texts
+    k = BLOCKING[dtype_name]
+    mod = ir.Module(name=k.name)
+    mod.triple = jit.triple()
+    _gemm(mod, k)
+    return str(mod)
 
 
 _lock = threading.RLock()
-_state: dict = {}
+_loaded: dict[str, object] = {}  # symbol -> its LoadedObject (kept: generated code calls into it)
+_starting: set[str] = set()
 
 
-def ensure() -> dict[str, int]:
-    """Compile (or load from the disk cache) the kernels once per process and register their
-    symbols for generated code. Returns {symbol: address}."""
+def ensure(names: tuple[str, ...] | None = None) -> dict[str, int]:
+    """Compile (or load from the disk cache) the kernels named (all by default) once per process
+    and register their symbols for generated code. Returns {symbol: address} of those loaded."""
+    from graphflow.backends.llvm import cache, jit
+
+    wanted = [d for d, blk in BLOCKING.items() if names is None or blk.name in names]
     with _lock:
-        if "addresses" in _state:
-            return _state["addresses"]
-        if _state.get("starting"):  # loading our own object below
-            return {}
-        _state["starting"] = True
-        try:
-            from graphflow.backends.llvm import cache, jit
-
-            addresses = {}
-            loaded = []
-            for text in build_ir():
+        for d in wanted:
+            name = BLOCKING[d].name
+            if name in _loaded or name in _starting:  # ready, or this thread is loading it below
+                continue
+            _starting.add(name)
+            try:
+                text = build_ir(d)
                 key = "gemm-" + hashlib.sha256((text + jit.fingerprint()).encode()).hexdigest()
                 obj = cache.get(key)
                 if obj is None:
                     obj = jit.compile_ir(text, light=True)
                     cache.put(key, obj)
                 lo = jit.LoadedObject(obj)
-                loaded.append(lo)
-                for blk in BLOCKING.values():
-                    if blk.name.encode() in obj:
-                        try:
-                            addr = lo.address(blk.name)
-                        except RuntimeError:
-                            continue
-                        llvm.add_symbol(blk.name, addr)
-                        addresses[blk.name] = addr
-            _state["loaded"] = loaded
-            _state["addresses"] = addresses
-            return addresses
-        finally:
-            _state.pop("starting", None)
+                llvm.add_symbol(name, lo.address(name))
+                _loaded[name] = lo
+            finally:
+                _starting.discard(name)
+        return {BLOCKING[d].name: _loaded[BLOCKING[d].name].address(BLOCKING[d].name)
+                for d in wanted if BLOCKING[d].name in _loaded}
 
 
-def needs(obj: bytes) -> bool:
-    """Does this object code call one of the kernels (so they must be registered before loading)?"""
-    return any(name.encode() in obj for name in SYMBOLS.values())
+def needed(obj: bytes) -> tuple[str, ...]:
+    """The kernels this object code refers to (they must be registered before it is loaded)."""
+    return tuple(name for name in SYMBOLS.values() if name.encode() in obj)

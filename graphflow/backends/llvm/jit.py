@@ -139,6 +139,11 @@ class LoadedObject:
         from graphflow.backends.llvm import pool
 
         pool.ensure()  # generated code links against its gf_parallel
+        from graphflow.backends.llvm import gemm
+
+        names = gemm.needed(obj)
+        if names:  # ... and against graphflow's GEMM, compiled once per process
+            gemm.ensure(names)
         with _lock:
             backing = llvm.parse_assembly("")
             backing.triple = llvm.get_process_triple()
