@@ -15,6 +15,10 @@ __all__ = ["matmul", "mm", "bmm", "dot", "outer"]
 def matmul(a: Any, b: Any) -> Any:
     """torch.matmul: 1-D operands are promoted to matrices and the added dimension removed after;
     batch dimensions broadcast."""
+    if a.__class__ is b.__class__ and hasattr(a, "_gf_handler"):  # the common case, checked cheaply
+        sa, sb = a.shape, b.shape
+        if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0] and a.dtype is b.dtype:
+            return bind("matmul", a, b)
     x, y = _promote_dtypes(a, b) if _needs_promotion(a, b) else (a, b)
     if len(x.shape) == 0 or len(y.shape) == 0:
         raise ValueError(f"matmul: both arguments need at least 1 dimension, got {fmt(x.shape)} and {fmt(y.shape)}")
