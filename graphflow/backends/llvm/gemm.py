@@ -288,7 +288,20 @@ def _pack(mod: ir.Module, k: Blocking, name: str, R: int) -> ir.Function:
                             for j in range(R):
                                 b.store(b.load(_gep(b, s, b.mul(const(I64, j), rs), ft), typ=ft),
                                         _gep(b, o, const(I64, j), ft))
-                        _loop(b, const(I64, 0), depth, 1, d_str)
+                        done = const(I64, 0)
+                        if R % W == 0:  # rows contiguous along d: W x W blocks transposed in registers
+                            unit_d = b.icmp_signed("==", cs, const(I64, 1))
+                            done = b.select(unit_d, b.mul(b.sdiv(depth, const(I64, W)), const(I64, W)), done)
+
+                            def d_blk(d, _):
+                                o = _gep(b, out, b.mul(d, const(I64, R)), ft)
+                                for g in range(0, R, W):
+                                    vs = [b.load(_gep(b, base, b.add(b.mul(const(I64, g + i), rs), d), ft), typ=vt,
+                                                 align=1) for i in range(W)]
+                                    for j, t in enumerate(_transpose(b, vs)):
+                                        _vstore(b, t, _gep(b, o, const(I64, j * R + g), ft))
+                            _loop(b, const(I64, 0), done, W, d_blk)
+                        _loop(b, done, depth, 1, d_str)
                     with edge:
                         def d_edge(d, _):
                             s = _gep(b, base, b.mul(d, cs), ft)
@@ -305,6 +318,19 @@ def _pack(mod: ir.Module, k: Blocking, name: str, R: int) -> ir.Function:
     _loop(b, const(I64, 0), rows, R, panel)
     b.ret_void()
     return fn
+
+
+def _transpose(b: ir.IRBuilder, vs: list) -> list:
+    """W vectors of W lanes -> their transpose (out[j][i] = vs[i][j]): log2(W) rounds of
+    interleaving the low and high halves of vectors W/2 apart."""
+    W = len(vs)
+    h = W // 2
+    lo = ir.Constant(ir.VectorType(I32, W), [x for k in range(h) for x in (k, W + k)])
+    hi = ir.Constant(ir.VectorType(I32, W), [x for k in range(h, W) for x in (k, W + k)])
+    for _ in range(W.bit_length() - 1):
+        vs = [v for i in range(h) for v in (b.shuffle_vector(vs[i], vs[i + h], lo),
+                                            b.shuffle_vector(vs[i], vs[i + h], hi))]
+    return vs
 
 
 # -- scratch slots ---------------------------------------------------------------------------------
