@@ -5,13 +5,17 @@
 Workloads: the GELU elementwise chain on 4M elements, softmax over rows of 4096x1024, GEMM 1024^3,
 and the MLP 784-256-128-10 SGD step (batch 64, cross-entropy), plus that step's first-call
 (compile) time cold and with a warm disk cache. graphflow runs compiled (a static graph through
-`get_backend("llvm").compile`) and eager (tensors on the llvm backend). Peers: NumPy always;
-PyTorch and JAX when importable (nothing is installed). Ratios are peer time / graphflow time
-(> 1: graphflow is faster)."""
+`get_backend("llvm").compile`), static (a Session, MLP only) and eager (tensors on the llvm
+backend). Peers: NumPy always; "torch eager", "torch.compile" and "jax.jit" rows when torch / jax
+are importable (they are no dependencies: install them into the environment, or point PYTHONPATH
+at a folder holding them); the run says which peers it skipped, and warns where a peer's first MLP
+step's loss differs from graphflow's. Ratios are peer time / graphflow compiled time (> 1:
+graphflow is faster)."""
 
 from __future__ import annotations
 
 import argparse
+import operator
 import os
 import statistics
 import subprocess
@@ -204,21 +208,6 @@ def gf_eager(name: str) -> Callable[[], object] | None:
     return None
 
 
-class _TensorOps:
-    """The handful of ops gelu_expr uses, on eager tensors."""
-
-    @staticmethod
-    def add(a, b):
-        return a + b
-
-    @staticmethod
-    def mul(a, b):
-        return a * b
-
-    @staticmethod
-    def tanh(a):
-        return a.tanh()
-
 
 # --- peers -------------------------------------------------------------------------------------
 def numpy_peer(name: str) -> Callable[[], object]:
@@ -273,60 +262,143 @@ def numpy_peer(name: str) -> Callable[[], object]:
     raise KeyError(name)
 
 
-def torch_peer(name: str) -> Callable[[], object] | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    g = torch.Generator().manual_seed(0)
-    if name == "gelu":
-        x = torch.randn(N_GELU, generator=g)
-        return lambda: 0.5 * (x * 1.5 + 0.25) * (1 + torch.tanh(0.79788 * ((x * 1.5 + 0.25) + 0.044715 * (x * 1.5 + 0.25) ** 3)))
-    if name == "softmax":
-        x = torch.randn(*SOFTMAX, generator=g)
-        return lambda: torch.softmax(x, -1)
-    if name == "gemm":
-        a, b = torch.randn(GEMM, GEMM, generator=g), torch.randn(GEMM, GEMM, generator=g)
-        return lambda: a @ b
-    return None
+def _torch_workload(name: str):
+    """(function, its arguments) of a workload in PyTorch, on the NumPy peer's data; the MLP step
+    runs autograd (`loss.backward()`) then the SGD update under `no_grad`, in place."""
+    import torch
+    import torch.nn.functional as TF
 
-
-def jax_peer(name: str) -> Callable[[], object] | None:
-    try:
-        import jax
-        import jax.numpy as jnp
-    except ImportError:
-        return None
     rng = np.random.default_rng(0)
     if name == "gelu":
-        x = jnp.asarray(rng.standard_normal(N_GELU, dtype=np.float32))
-        f = jax.jit(lambda x: gelu_expr(_JnpOps, x))
-        return lambda: f(x).block_until_ready()
+        return (lambda x: gelu_expr(_TensorOps, x)), (torch.from_numpy(rng.standard_normal(N_GELU, dtype=np.float32)),)
     if name == "softmax":
-        x = jnp.asarray(rng.standard_normal(SOFTMAX, dtype=np.float32))
-        f = jax.jit(lambda x: jax.nn.softmax(x, -1))
-        return lambda: f(x).block_until_ready()
+        return (lambda x: torch.softmax(x, -1)), (torch.from_numpy(rng.standard_normal(SOFTMAX, dtype=np.float32)),)
     if name == "gemm":
-        a = jnp.asarray(rng.standard_normal((GEMM, GEMM), dtype=np.float32))
-        f = jax.jit(lambda a: a @ a)
-        return lambda: f(a).block_until_ready()
-    return None
+        a, b = (torch.from_numpy(rng.standard_normal((GEMM, GEMM), dtype=np.float32)) for _ in range(2))
+        return torch.matmul, (a, b)
+    if name == "mlp":
+        feeds = mlp_feeds()
+        params = [torch.from_numpy(p.copy()).requires_grad_() for p in feeds[2:]]
+
+        def step(x, y):
+            h = x
+            for i in range(3):
+                h = h @ params[2 * i] + params[2 * i + 1]
+                if i < 2:
+                    h = torch.relu(h)
+            loss = TF.cross_entropy(h, y)
+            loss.backward()
+            with torch.no_grad():
+                for p in params:
+                    p -= LR * p.grad
+                    p.grad = None
+            return loss.detach()
+        return step, (torch.from_numpy(feeds[0]), torch.from_numpy(feeds[1]))
+    raise KeyError(name)
 
 
-class _JnpOps:
-    @staticmethod
-    def add(a, b):
-        return a + b
+def torch_eager(name: str) -> Callable[[], object]:
+    fn, args = _torch_workload(name)
+    return lambda: fn(*args)
 
-    @staticmethod
-    def mul(a, b):
-        return a * b
 
-    @staticmethod
-    def tanh(a):
-        import jax.numpy as jnp
+def torch_compiled(name: str) -> Callable[[], object]:
+    """The whole workload function through `torch.compile` (for the MLP: forward, backward and the
+    update; compiling happens in the first calls, which the timing leaves out)."""
+    import torch
 
-        return jnp.tanh(a)
+    fn, args = _torch_workload(name)
+    fn = torch.compile(fn)
+    return lambda: fn(*args)
+
+
+def jax_jit(name: str) -> Callable[[], object]:
+    """The workload as one `jax.jit` function; the MLP step is a pure function of (params, x, y)
+    returning (loss, new params) from `jax.value_and_grad`; results are waited for."""
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(0)
+    if name == "mlp":
+        feeds = mlp_feeds()
+        x, y = jnp.asarray(feeds[0]), jnp.asarray(feeds[1].astype(np.int32))
+        state = [[jnp.asarray(p) for p in feeds[2:]]]
+
+        def loss_fn(params, x, y):
+            h = x
+            for i in range(3):
+                h = h @ params[2 * i] + params[2 * i + 1]
+                if i < 2:
+                    h = jax.nn.relu(h)
+            picked = jnp.take_along_axis(h, y[:, None], axis=1)[:, 0]
+            return jnp.mean(jax.nn.logsumexp(h, axis=1) - picked)
+
+        @jax.jit
+        def train_step(params, x, y):
+            loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+            return loss, [p - LR * g for p, g in zip(params, grads)]
+
+        def step():
+            loss, state[0] = jax.block_until_ready(train_step(state[0], x, y))
+            return loss
+        return step
+    fns = {"gelu": (lambda x: gelu_expr(_Ops(jnp.tanh), x), [N_GELU]),
+           "softmax": (lambda x: jax.nn.softmax(x, -1), [SOFTMAX]),
+           "gemm": (jnp.matmul, [(GEMM, GEMM), (GEMM, GEMM)])}
+    fn, shapes = fns[name]
+    f, args = jax.jit(fn), [jnp.asarray(rng.standard_normal(s, dtype=np.float32)) for s in shapes]
+    return lambda: f(*args).block_until_ready()
+
+
+class _Ops:
+    """The handful of ops gelu_expr uses, on arrays with operators (eager tensors, torch, jax)."""
+
+    add, mul = staticmethod(operator.add), staticmethod(operator.mul)
+
+    def __init__(self, tanh: Callable):
+        self.tanh = tanh
+
+
+_TensorOps = _Ops(lambda a: a.tanh())  # graphflow's eager tensors and torch's
+
+# the peers' rows: row name, the module it needs, builder(workload) -> callable
+PEER_ROWS: tuple[tuple[str, str, Callable[[str], Callable[[], object]]], ...] = (
+    ("numpy", "numpy", numpy_peer),
+    ("torch eager", "torch", torch_eager),
+    ("torch.compile", "torch", torch_compiled),
+    ("jax.jit", "jax", jax_jit),
+)
+
+
+def skipped_peers() -> list[str]:
+    """The peers' modules that are not installed (their rows are left out)."""
+    return sorted({mod for _, mod, _ in PEER_ROWS if _missing(mod)})
+
+
+def peer_rows(name: str) -> dict[str, Callable[[], object]]:
+    """The peers' rows of a workload, leaving out those whose module is not installed."""
+    missing = skipped_peers()
+    return {row: build(name) for row, mod, build in PEER_ROWS if mod not in missing}
+
+
+def _loss(out: object) -> float:
+    """The loss in one MLP row's result: a list/tuple (loss first), a tensor, an array or a float."""
+    if isinstance(out, (list, tuple)):
+        out = out[0]
+    return float(out.item() if hasattr(out, "item") else out)
+
+
+def mlp_loss_check(first: dict[str, object], rtol: float = 1e-4) -> list[str]:
+    """Warning lines for the rows whose first MLP step's loss differs from graphflow's (the first
+    graphflow row in `first`, which maps row name -> that row's first result) by more than `rtol`:
+    such a row does not do the same work."""
+    losses = {k: _loss(v) for k, v in first.items()}
+    ref_row = next((k for k in losses if k.startswith("graphflow")), None)
+    if ref_row is None:
+        return []
+    ref = losses[ref_row]
+    return [f"  WARNING: {k}: first-step loss {v:.6g} differs from {ref_row}'s {ref:.6g} (rtol {rtol:g})"
+            for k, v in losses.items() if abs(v - ref) > rtol * abs(ref)]
 
 
 # --- compile time ------------------------------------------------------------------------------
@@ -397,34 +469,47 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     repeat = 5 if args.quick else 15
     names = args.only or ["gelu", "softmax", "gemm", "mlp"]
-    peers = {"numpy": numpy_peer, "torch": torch_peer, "jax": jax_peer}
-    skipped = [p for p, mod in (("torch", "torch"), ("jax", "jax")) if _missing(mod)]
+    skipped = skipped_peers()
     if skipped:
         print(f"peers skipped (not installed): {', '.join(skipped)}")
     for name in names:
         rows = {"graphflow compiled": gf_compiled(name), "graphflow static": gf_static(name),
                 "graphflow eager": gf_eager(name)}
         rows = {k: f for k, f in rows.items() if f is not None or k != "graphflow static"}
-        for peer, make in peers.items():
-            if peer not in skipped:
-                rows[peer] = make(name)
-        times = {k: (timeit(f, repeat) if f is not None else None) for k, f in rows.items()}
+        rows.update(peer_rows(name))
+        measured = {k: _measure(f, repeat) for k, f in rows.items()}
         print(f"\n{name}")
-        base = times["graphflow compiled"]
-        for k, t in times.items():
-            extra = ""
-            if name == "gemm" and t:
-                extra = f"  {2 * GEMM ** 3 / t / 1e9:7.1f} GFLOP/s"
-            ratio = f"  peer/compiled {t / base:5.2f}x" if t and base and not k.startswith("graphflow compiled") else ""
+        base = measured["graphflow compiled"][1]
+        for k, (_, t) in measured.items():
+            if isinstance(t, str):
+                print(f"  {k:20s} {t}")
+                continue
+            extra = f"  {2 * GEMM ** 3 / t / 1e9:7.1f} GFLOP/s" if name == "gemm" and t else ""
+            ratio = f"  peer/compiled {t / base:5.2f}x" if t and isinstance(base, float) and k != "graphflow compiled" else ""
             target = _target_text(name, k, t) if t else ""
             print(f"  {k:20s} {_fmt(t)}{extra}{ratio}{target}")
-        if times.get("numpy"):
-            print(f"  (NumPy here / NumPy in the issue: {times['numpy'] / ISSUE_NUMPY[name]:.2f}x: machine load)")
+        if name == "mlp":
+            for line in mlp_loss_check({k: out for k, (out, t) in measured.items() if isinstance(t, float)}):
+                print(line)
+        if isinstance(measured.get("numpy", (None, None))[1], float):
+            print(f"  (NumPy here / NumPy in the issue: {measured['numpy'][1] / ISSUE_NUMPY[name]:.2f}x: machine load)")
     if "mlp" in names:
         cold, warm = compile_times(3 if not args.quick else 1)
         print(f"\nMLP step first call: cold {cold:.3f} s (target <= {COMPILE_TARGETS[0]} s: "
               f"{_verdict(cold <= COMPILE_TARGETS[0])}), warm disk cache {warm:.3f} s "
               f"(target <= {COMPILE_TARGETS[1]} s: {_verdict(warm <= COMPILE_TARGETS[1])})")
+
+
+def _measure(f: Callable[[], object] | None, repeat: int) -> tuple[object, float | str | None]:
+    """(the first call's result, the median time) of a row; None for a row without a figure, the
+    error text in place of the time where the row fails (e.g. a peer's compiler)."""
+    if f is None:
+        return None, None
+    try:
+        first = f()
+        return first, timeit(f, repeat)
+    except Exception as exc:  # noqa: BLE001 - one failing row must not end the run
+        return None, f"failed: {type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:160]}"
 
 
 def _missing(mod: str) -> bool:

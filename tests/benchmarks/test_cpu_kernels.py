@@ -1,15 +1,20 @@
-"""The CPU benchmark's MLP step computes the same thing in each of its graphflow forms."""
+"""The CPU benchmark: its MLP step computes the same thing in each of its graphflow forms, the peers'
+row table leaves out torch / jax when they are missing (simulated: no test imports them), and the
+first-step loss check flags rows that do other work."""
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 import pytest
 
 from graphflow.backends import available
 
-pytestmark = pytest.mark.skipif(available().get("llvm") != "available", reason="llvm backend unavailable")
+needs_llvm = pytest.mark.skipif(available().get("llvm") != "available", reason="llvm backend unavailable")
 
 
+@needs_llvm
 def test_static_session_step_matches_the_compiled_graph():
     from benchmarks import cpu_kernels as ck
     from graphflow.backends import get_backend
@@ -22,3 +27,71 @@ def test_static_session_step_matches_the_compiled_graph():
     for var, b in zip(step.variables, want[1:]):  # parameters in the graph's order
         a = step.session.get_value(var)
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _absent(monkeypatch, *modules):
+    """Make `modules` look uninstalled (import fails, find_spec finds nothing) without importing them."""
+    for mod in modules:
+        monkeypatch.setitem(sys.modules, mod, None)
+
+
+def test_peer_rows_leave_out_torch_and_jax_when_absent(monkeypatch):
+    from benchmarks import cpu_kernels as ck
+
+    _absent(monkeypatch, "torch", "jax")
+    assert ck.skipped_peers() == ["jax", "torch"]
+    assert list(ck.peer_rows("gemm")) == ["numpy"]
+
+
+def test_peer_rows_with_only_one_peer_installed(monkeypatch):
+    from benchmarks import cpu_kernels as ck
+
+    built = []
+    fake = tuple((row, mod, lambda name, row=row: built.append((row, name)) or (lambda: row))
+                 for row, mod, _ in ck.PEER_ROWS)
+    monkeypatch.setattr(ck, "PEER_ROWS", fake)
+    monkeypatch.setattr(ck, "_missing", lambda mod: mod == "jax")
+    assert ck.skipped_peers() == ["jax"]
+    rows = ck.peer_rows("mlp")
+    assert list(rows) == ["numpy", "torch eager", "torch.compile"]
+    assert built == [(r, "mlp") for r in rows] and rows["torch.compile"]() == "torch.compile"
+    monkeypatch.setattr(ck, "_missing", lambda mod: mod == "torch")
+    assert list(ck.peer_rows("gelu")) == ["numpy", "jax.jit"]
+
+
+@needs_llvm
+def test_run_names_skipped_peers_and_survives_a_failing_row(monkeypatch, capsys):
+    from benchmarks import cpu_kernels as ck
+
+    def broken(name):
+        def call():
+            raise RuntimeError("no compiler here\nsecond line")
+        return call
+
+    _absent(monkeypatch, "torch", "jax")
+    monkeypatch.setattr(ck, "PEER_ROWS", ck.PEER_ROWS + (("broken peer", "numpy", broken),))
+    monkeypatch.setattr(ck, "timeit", lambda f, repeat=15: (f(), 1e-3)[1])
+    ck.main(["--quick", "--only", "softmax"])
+    out = capsys.readouterr().out
+    assert "peers skipped (not installed): jax, torch" in out
+    lines = {line.split("  ")[1].strip(): line for line in out.splitlines() if line.startswith("  ") and "  " in line[2:]}
+    assert "numpy" in lines and "peer/compiled" in lines["numpy"]
+    assert "failed: RuntimeError: no compiler here" in lines["broken peer"]
+    assert not any(k.startswith(("torch", "jax")) for k in lines)
+
+
+@needs_llvm
+def test_mlp_first_step_loss_check_on_graphflow_rows():
+    from benchmarks import cpu_kernels as ck
+
+    rows = {"graphflow compiled": ck.gf_compiled("mlp"), "graphflow static": ck.gf_static("mlp"),
+            "graphflow eager": ck.gf_eager("mlp"), "numpy": ck.numpy_peer("mlp")}
+    first = {k: f() for k, f in rows.items()}  # a list, [loss, None], a tensor, a float
+    assert ck.mlp_loss_check(first) == []
+    second = {k: f() for k, f in rows.items()}  # the steps that update parameters moved on
+    warned = ck.mlp_loss_check({"graphflow compiled": first["graphflow compiled"], **second})
+    assert len(warned) == 3 and all("WARNING" in w for w in warned)
+    assert all(k in " ".join(warned) for k in ("graphflow static", "graphflow eager", "numpy"))
+    off = ck.mlp_loss_check({**first, "numpy": ck._loss(first["numpy"]) * (1 + 3e-4)})
+    assert len(off) == 1 and off[0].startswith("  WARNING: numpy: first-step loss")
+    assert ck.mlp_loss_check({**first, "numpy": ck._loss(first["numpy"]) * (1 + 3e-5)}) == []
