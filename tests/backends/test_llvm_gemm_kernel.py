@@ -180,8 +180,10 @@ def test_symbol_table():
     from graphflow.backends.llvm import gemm
 
     for d in ("float32", "float64"):
-        start = gemm.NATIVE_FROM_MACS[d]
-        big = gemm.symbol(d, 1 << 40)
-        assert big == (gemm.SYMBOLS[d] if start is not None else gemm.BLAS_SYMBOLS[d])
+        start, stop = gemm.NATIVE_MACS[d]
+        assert gemm.symbol(d, start) == gemm.SYMBOLS[d]
         if start:
             assert gemm.symbol(d, start - 1) == gemm.BLAS_SYMBOLS[d]
+        if stop is not None:
+            assert gemm.symbol(d, stop) == gemm.BLAS_SYMBOLS[d]
+            assert gemm.symbol(d, stop - 1) == gemm.SYMBOLS[d]

@@ -57,16 +57,22 @@ BLOCKING = {
 }
 SYMBOLS = {d: blk.name for d, blk in BLOCKING.items()}
 BLAS_SYMBOLS = {"float32": "scipy_cblas_sgemm64_", "float64": "scipy_cblas_dgemm64_"}
-# products (M*N*K multiply-adds) from which this kernel replaces OpenBLAS, per dtype (None: never);
-# chosen from benchmarks/gemm_kernel.py, yours and OpenBLAS's single-threaded figures interleaved
-NATIVE_FROM_MACS: dict[str, int | None] = {"float32": 0, "float64": 0}
+# per dtype, the products (M*N*K multiply-adds per call) this kernel takes over from OpenBLAS:
+# [start, stop) (stop None: no bound). From benchmarks/gemm_kernel.py (interleaved, one thread):
+# float32 256^3 and the MLP's forward/gradient shapes 1.1-1.3x OpenBLAS, 1024^3 0.95-1.0x (a
+# 512x1024x1024 tile of a two-thread 1024^3 product stays with OpenBLAS); float64 on par or better
+NATIVE_MACS: dict[str, tuple[int, int | None]] = {"float32": (0, 1 << 28), "float64": (0, None)}
+
+
+def _ours(dtype_name: str, macs: int) -> bool:
+    start, stop = NATIVE_MACS.get(dtype_name, (None, None))
+    return start is not None and macs >= start and (stop is None or macs < stop)
 
 
 def symbol(dtype_name: str, macs: int) -> str:
     """The GEMM entry point (CBLAS signature) generated code calls for a product of `macs`
     multiply-adds of `dtype_name`: this module's kernel where it measured faster, else OpenBLAS's."""
-    start = NATIVE_FROM_MACS.get(dtype_name)
-    return SYMBOLS[dtype_name] if start is not None and macs >= start else BLAS_SYMBOLS[dtype_name]
+    return SYMBOLS[dtype_name] if _ours(dtype_name, macs) else BLAS_SYMBOLS[dtype_name]
 
 
 def _declare_gemm(mod: ir.Module, name: str, ft: ir.Type) -> ir.Function:
@@ -79,12 +85,17 @@ def call(b: ir.IRBuilder, dtype_name: str, macs: int | ir.Value, args: list) -> 
     picks the symbol now (`symbol`), a run-time value branches between the two."""
     ft = F32 if dtype_name == "float32" else F64
     mod = b.module
-    start = NATIVE_FROM_MACS.get(dtype_name)
-    if isinstance(macs, int) or start is None or start <= 0:
-        name = symbol(dtype_name, macs if isinstance(macs, int) else (0 if start is None else start))
-        b.call(_declare_gemm(mod, name, ft), args)
+    if isinstance(macs, int):
+        b.call(_declare_gemm(mod, symbol(dtype_name, macs), ft), args)
         return
-    with b.if_else(b.icmp_signed(">=", macs, const(I64, start))) as (ours, theirs):
+    start, stop = NATIVE_MACS.get(dtype_name, (None, None))
+    if start is None:
+        b.call(_declare_gemm(mod, BLAS_SYMBOLS[dtype_name], ft), args)
+        return
+    inside = b.icmp_signed(">=", macs, const(I64, start))
+    if stop is not None:
+        inside = b.and_(inside, b.icmp_signed("<", macs, const(I64, stop)))
+    with b.if_else(inside) as (ours, theirs):
         with ours:
             b.call(_declare_gemm(mod, SYMBOLS[dtype_name], ft), args)
         with theirs:
