@@ -303,8 +303,9 @@ def torch_eager(name: str) -> Callable[[], object]:
 
 
 def torch_compiled(name: str) -> Callable[[], object]:
-    """The whole workload function through `torch.compile` (for the MLP: forward, backward and the
-    update; compiling happens in the first calls, which the timing leaves out)."""
+    """The whole workload function through `torch.compile`. For the MLP step Dynamo breaks the graph
+    at `loss.backward()` (as in users' training loops): the forward with its AOT-compiled backward
+    is one graph, the update another. Compiling happens in the first calls, left out of the timing."""
     import torch
 
     fn, args = _torch_workload(name)
@@ -472,6 +473,7 @@ def main(argv: list[str] | None = None) -> None:
     skipped = skipped_peers()
     if skipped:
         print(f"peers skipped (not installed): {', '.join(skipped)}")
+    print("peers: " + ", ".join(_peer_version(mod) for mod in ("numpy", "torch", "jax") if mod not in skipped))
     for name in names:
         rows = {"graphflow compiled": gf_compiled(name), "graphflow static": gf_static(name),
                 "graphflow eager": gf_eager(name)}
@@ -510,6 +512,14 @@ def _measure(f: Callable[[], object] | None, repeat: int) -> tuple[object, float
         return first, timeit(f, repeat)
     except Exception as exc:  # noqa: BLE001 - one failing row must not end the run
         return None, f"failed: {type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:160]}"
+
+
+def _peer_version(mod: str) -> str:
+    import importlib
+
+    m = importlib.import_module(mod)
+    threads = f" ({m.get_num_threads()} threads)" if mod == "torch" else ""
+    return f"{mod} {m.__version__}{threads}"
 
 
 def _missing(mod: str) -> bool:

@@ -74,6 +74,7 @@ def test_run_names_skipped_peers_and_survives_a_failing_row(monkeypatch, capsys)
     ck.main(["--quick", "--only", "softmax"])
     out = capsys.readouterr().out
     assert "peers skipped (not installed): jax, torch" in out
+    assert f"peers: numpy {np.__version__}\n" in out
     lines = {line.split("  ")[1].strip(): line for line in out.splitlines() if line.startswith("  ") and "  " in line[2:]}
     assert "numpy" in lines and "peer/compiled" in lines["numpy"]
     assert "failed: RuntimeError: no compiler here" in lines["broken peer"]
