@@ -79,6 +79,14 @@ def _build(program):
     return Graph(pool[-n_out:], [x, y])
 
 
+def _overflows(g, arrays) -> bool:
+    """Does some value inside the original graph overflow? Then a stability rewrite that avoids
+    the overflow (log(exp(x)) -> x) may give finite results where the original's inf turned into
+    NaN further on (sin(inf))."""
+    inner = Graph([n for n in g.nodes if n.op.name != "input"], list(g.inputs))
+    return any(np.isinf(v).any() for v in run(inner, *arrays))
+
+
 def _inputs(seed, specials):
     rng = np.random.default_rng(seed)
     base = rng.normal(size=(2, 12)) * 2
@@ -120,7 +128,7 @@ def test_full_pipeline_and_fusion_preserve_values(program, seed, specials):
         assert not np.any(np.isnan(o) & ~np.isnan(w))
         inf = np.isinf(w) & np.isinf(o)
         assert np.array_equal(o[inf], w[inf])
-        if not specials:
+        if not specials and not _overflows(g, arrays):
             assert np.array_equal(np.isnan(o), np.isnan(w))
     pg = partition(opt)
     check_memory_plan(pg)
