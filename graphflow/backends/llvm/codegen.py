@@ -58,6 +58,7 @@ VOID = ir.VoidType()
 
 INTERLEAVE = 4  # vector iterations in flight in a hot inner loop (its chains are long: exp, tanh)
 INTERLEAVE_MIN_ELEMENTS = 1 << 18
+ROW_INTERLEAVE_MIN = 256  # reduced rows at least this long are interleaved (shorter: remainder loops dominate)
 SCALAR_TRIPS = 16  # loops with fewer (constant) iterations are not vectorised: saves compile time
 _HINT = "gf.loop."
 _HINTS = {
@@ -266,7 +267,9 @@ class ModuleBuilder:
                 out = inner(level + 1, {**dims, p: Aff.var(Var(i, shape[p]))}, leaf, a)
                 ev.pop()
                 return out
-            return for_range(b, const(I64, 0), const(I64, shape[p]), step, acc)
+            # a long row's loop keeps several vectors in flight (exp's chain is long)
+            hint = _hint(full_size) if level == len(axes) - 1 and shape[p] >= ROW_INTERLEAVE_MIN else 0
+            return for_range(b, const(I64, 0), const(I64, shape[p]), step, acc, interleave=hint)
 
         full_outs = [o for o in unit.outputs
                      if not (numel(o.shape) == kept_size and (o.op.category == "reduce" or kept_size != full_size))]
