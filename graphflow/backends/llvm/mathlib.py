@@ -147,9 +147,8 @@ def _tanh(b, x):
     n = fcall(b, "roundeven", b.fmul(t, _c(2 * 1.4426950408889634)))
     e = _exp_small_range(b, b.fadd(t, t), n)
     big = b.fsub(_c(1.0), b.fdiv(_c(2.0), b.fadd(e, _c(1.0))))
-    big = fcall(b, "copysign", big, x)
-    # the small branch keeps the sign of zero (p*z*x + x is -0 for -0) and passes NaN through
-    return b.select(b.fcmp_unordered("ult", ax, _c(0.625)), small, big)
+    # one sign for both branches: x's (the small branch gives +0 for -0); NaN takes the small one
+    return fcall(b, "copysign", b.select(b.fcmp_unordered("ult", ax, _c(0.625)), small, big), x)
 
 
 @_math("sigmoid")
