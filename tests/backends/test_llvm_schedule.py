@@ -76,7 +76,9 @@ def test_independent_units_values_and_ordering(extra):
     want = get_backend("numpy").compile(g).run(feeds)
     for _ in range(2):
         for a, b in zip(ex.run(feeds), want):
-            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+            # float32 products of 60 terms summed in another order than NumPy's BLAS: an error
+            # of a few eps * sum |x w| (~5e-6 here) where the result cancels to near zero
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-5)
     if extra == "raising":
         feeds[-1][5, 5] = 0
         with pytest.raises(ZeroDivisionError, match="floor_div"):

@@ -40,6 +40,14 @@ def get(key: str) -> bytes | None:
     return data
 
 
+def contains(key: str) -> bool:
+    """Is there an entry (in memory, or a file on disk, checked only when it is read)?"""
+    with _lock:
+        if key in _memory:
+            return True
+    return os.path.exists(_path(key))
+
+
 def _read(key: str) -> bytes | None:
     path = _path(key)
     try:

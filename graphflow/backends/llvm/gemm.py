@@ -500,14 +500,10 @@ def ensure(names: tuple[str, ...] | None = None) -> dict[str, int]:
                 continue
             _starting.add(name)
             try:
-                text = build_ir(d)
-                key = "gemm-" + hashlib.sha256((text + jit.fingerprint()).encode()).hexdigest()
+                key, text = _source(d)
                 obj = cache.get(key)
                 if obj is None:
-                    # explicit vector code: instruction selection alone gives the same speed as
-                    # the O3 pipeline (measured 72-85 GFLOP/s both) in a fifth of the time, which
-                    # a cold compile of a graph that calls the kernel would otherwise pay
-                    obj = jit.compile_ir(text, optimise=False)
+                    obj = jit.compile_all([job(text)])[0]
                     cache.put(key, obj)
                 lo = jit.LoadedObject(obj)
                 llvm.add_symbol(name, lo.address(name))
@@ -516,6 +512,36 @@ def ensure(names: tuple[str, ...] | None = None) -> dict[str, int]:
                 _starting.discard(name)
         return {BLOCKING[d].name: _loaded[BLOCKING[d].name].address(BLOCKING[d].name)
                 for d in wanted if BLOCKING[d].name in _loaded}
+
+
+def _source(dtype_name: str) -> tuple[str, str]:
+    """(cache key, module text) of one dtype's kernel."""
+    from graphflow.backends.llvm import jit
+
+    text = build_ir(dtype_name)
+    return "gemm-" + hashlib.sha256((text + jit.fingerprint()).encode()).hexdigest(), text
+
+
+def job(text: str) -> tuple[str, bool, bool]:
+    """The compile job (`jit.Job`) of a kernel's module: explicit vector code, where instruction selection
+    alone gives the O3 pipeline's speed (measured 72-85 GFLOP/s both) in a fifth of the time,
+    which a cold compile of a graph calling the kernel would otherwise pay."""
+    return text, False, False
+
+
+def missing(text: str) -> list[tuple[str, str]]:
+    """(cache key, module text) of the kernels a graph's module text calls that are neither
+    loaded in this process nor in the cache: the graph compile builds them at the same time."""
+    from graphflow.backends.llvm import cache
+
+    out = []
+    for d, blk in BLOCKING.items():
+        if blk.name in _loaded or f'@"{blk.name}"' not in text:
+            continue
+        key, source = _source(d)
+        if not cache.contains(key):
+            out.append((key, source))  # (the job: `job(source)`)
+    return out
 
 
 def needed(obj: bytes) -> tuple[str, ...]:

@@ -7,7 +7,11 @@ import ctypes
 import ctypes.util
 import glob
 import os
+import struct
+import sys
 import threading
+import warnings
+from collections.abc import Sequence
 from functools import lru_cache
 
 import llvmlite
@@ -96,22 +100,116 @@ def compile_ir(text: str, speed_level: int = 3, light: bool = False, optimise: b
     are too small for them to pay."""
     _init()
     with _lock:
-        mod = llvm.parse_assembly(text)
-        mod.triple = llvm.get_process_triple()
-        tm = target_machine()
-        mod.data_layout = str(tm.target_data)
-        mod.verify()
-        if not optimise:  # hand-written runtime code: instruction selection is all it needs
-            return tm.emit_object(mod)
-        pto = llvm.create_pipeline_tuning_options(speed_level=speed_level)
-        pto.loop_vectorization = True
-        pto.slp_vectorization = True
-        pto.loop_unrolling = not light
-        pto.loop_interleaving = not light
-        pb = llvm.create_pass_builder(tm, pto)
-        mpm = pb.getModulePassManager()
-        mpm.run(mod, pb)
+        return _compile(text, speed_level, light, optimise)
+
+
+Job = tuple  # (module text, light, optimise): the arguments of `compile_ir` for one module
+
+
+def compile_all(jobs: Sequence[Job]) -> list[bytes]:
+    """Compile several modules at the same time: the first here, each other one in a forked
+    child process (LLVM work in one process is serialised by llvmlite's lock, so threads would
+    not overlap). A child that fails, or a platform without fork, leaves its module to this
+    process. The objects come back in the order of the jobs."""
+    _init()
+    with _lock:  # no other thread of this process is inside LLVM while the children fork
+        children = [_fork_compile(job) for job in jobs[1:]] if _can_fork() else [None] * (len(jobs) - 1)
+        objs = [_compile(jobs[0][0], 3, jobs[0][1], jobs[0][2])]
+        for job, child in zip(jobs[1:], children):
+            obj = _collect(child) if child is not None else None
+            objs.append(obj if obj is not None else _compile(job[0], 3, job[1], job[2]))
+    return objs
+
+
+_PACKED = b"GFPARTS1"
+
+
+def pack(objs: Sequence[bytes]) -> bytes:
+    """Several objects as one blob (the cache stores one entry per graph)."""
+    head = struct.pack(f"<I{len(objs)}Q", len(objs), *(len(o) for o in objs))
+    return _PACKED + head + b"".join(objs)
+
+
+def unpack(blob: bytes) -> list[bytes]:
+    """The objects of `pack` (a plain object stays itself)."""
+    if not blob.startswith(_PACKED):
+        return [blob]
+    at = len(_PACKED)
+    (count,) = struct.unpack_from("<I", blob, at)
+    sizes = struct.unpack_from(f"<{count}Q", blob, at + 4)
+    at += 4 + 8 * count
+    out = []
+    for size in sizes:
+        out.append(blob[at:at + size])
+        at += size
+    return out
+
+
+def compile_jobs() -> int:
+    """How many modules a big graph is split into: `GRAPHFLOW_COMPILE_JOBS`, else the cores."""
+    env = os.environ.get("GRAPHFLOW_COMPILE_JOBS")
+    if env:
+        return max(1, int(env))
+    from graphflow.backends.llvm import pool
+
+    return pool.threads()
+
+
+def _can_fork() -> bool:
+    return sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
+def _fork_compile(job: Job) -> tuple[int, int] | None:
+    """(pid, read end of a pipe) of a child that compiles the job's module and writes the object."""
+    r, w = os.pipe()
+    try:
+        with warnings.catch_warnings():  # (3.12+ warns about fork with threads: the pool's
+            warnings.simplefilter("ignore", DeprecationWarning)  # workers never run in the child)
+            pid = os.fork()
+    except OSError:
+        os.close(r)
+        os.close(w)
+        return None
+    if pid == 0:  # the child: compile, write, leave at once (no cleanup of the parent's state)
+        code = 1
+        try:
+            os.close(r)
+            view = memoryview(_compile(job[0], 3, job[1], job[2]))
+            while view:
+                view = view[os.write(w, view):]
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    return pid, r
+
+
+def _collect(child: tuple[int, int]) -> bytes | None:
+    pid, r = child
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    return data if status == 0 and data else None
+
+
+def _compile(text: str, speed_level: int, light: bool, optimise: bool) -> bytes:
+    """Parse, optimise and emit (the caller holds `_lock`, or is a forked child)."""
+    mod = llvm.parse_assembly(text)
+    mod.triple = llvm.get_process_triple()
+    tm = target_machine()
+    mod.data_layout = str(tm.target_data)
+    mod.verify()
+    if not optimise:  # hand-written runtime code: instruction selection is all it needs
         return tm.emit_object(mod)
+    pto = llvm.create_pipeline_tuning_options(speed_level=speed_level)
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    pto.loop_unrolling = not light
+    pto.loop_interleaving = not light
+    pb = llvm.create_pass_builder(tm, pto)
+    mpm = pb.getModulePassManager()
+    mpm.run(mod, pb)
+    return tm.emit_object(mod)
 
 
 def optimised_ir(text: str) -> str:
@@ -148,8 +246,9 @@ class LoadedObject:
             backing = llvm.parse_assembly("")
             backing.triple = llvm.get_process_triple()
             self._engine = llvm.create_mcjit_compiler(backing, target_machine())
-            self._objref = llvm.ObjectFileRef.from_data(obj)
-            self._engine.add_object_file(self._objref)
+            self._objrefs = [llvm.ObjectFileRef.from_data(o) for o in unpack(obj)]
+            for ref in self._objrefs:  # the engine resolves the calls between them
+                self._engine.add_object_file(ref)
             self._engine.finalize_object()
             self._engine.run_static_constructors()
             _ALIVE.append(self)
