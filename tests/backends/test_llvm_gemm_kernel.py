@@ -179,11 +179,39 @@ def test_eager_matmul(dtype, M, K, N):
 def test_symbol_table():
     from graphflow.backends.llvm import gemm
 
-    for d in ("float32", "float64"):
-        start, stop = gemm.NATIVE_MACS[d]
+    if gemm.has_blas():
+        for macs in (1, 1 << 20, 1 << 40):
+            assert gemm.symbol("float32", macs) == gemm.BLAS_SYMBOLS["float32"]
+    for d, (start, stop) in gemm.NATIVE_MACS.items():
         assert gemm.symbol(d, start) == gemm.SYMBOLS[d]
         if start:
             assert gemm.symbol(d, start - 1) == gemm.BLAS_SYMBOLS[d]
         if stop is not None:
             assert gemm.symbol(d, stop) == gemm.BLAS_SYMBOLS[d]
             assert gemm.symbol(d, stop - 1) == gemm.SYMBOLS[d]
+
+
+def test_without_openblas_every_product_runs_graphflows_kernel(monkeypatch, tmp_path):
+    """A NumPy built without OpenBLAS (MKL, Accelerate): graphs and eager matmul call the own
+    kernel, and nothing refers to OpenBLAS's symbols."""
+    from graphflow import ops
+    from graphflow.backends.llvm import cache, eager, executable, gemm, jit
+
+    monkeypatch.setattr(jit, "blas_library", lambda: None)
+    monkeypatch.setattr(eager, "_kernels", {})
+    monkeypatch.setenv("GRAPHFLOW_CACHE_DIR", str(tmp_path))
+    cache.clear_memory()
+    monkeypatch.setattr(executable, "_loaded", {})
+    for d in ("float32", "float64"):
+        assert gemm.symbol(d, 1 << 30) == gemm.SYMBOLS[d]
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((70, 33)).astype(np.float32)
+    b = rng.standard_normal((33, 90)).astype(np.float32)
+    x, w = _inp("x", (70, 33), "float32"), _inp("w", (33, 90), "float32")
+    ex = get_backend("llvm").compile(Graph([ops.relu(ops.matmul(x, w))], [x, w]))
+    blob = cache.get(ex.key)
+    assert b"openblas" not in blob and b"scipy_cblas" not in blob
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    np.testing.assert_allclose(ex.run([a, b])[0], np.maximum(want, 0), rtol=1e-5, atol=1e-4)
+    got = get_backend("llvm").run_op(get_op("matmul"), [a, b], Attrs({}), TensorType(get_dtype("float32"), (70, 90)))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)

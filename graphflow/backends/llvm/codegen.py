@@ -463,7 +463,7 @@ class ModuleBuilder:
         K = a.shape[-1]
         nb = numel(batch_shape)
         d = m.dtype
-        blas = jit.blas_library() is not None and d.name in ("float32", "float64")
+        blas = d.name in ("float32", "float64")  # OpenBLAS's GEMM or graphflow's own (gemm.py)
         if unit.alias is not None:  # the product lives in an output's buffer until the epilogue
             ptrs[m.id] = ptrs[unit.alias.id]
         out = ptrs[m.id]
@@ -520,12 +520,13 @@ class ModuleBuilder:
                     rows_, cols_ = ((start, end), (const(I64, 0), const(I64, N))) if split_m else (
                         (const(I64, 0), const(I64, M)), (start, end))
                     self._epilogue(b, ev, unit, ptrs, i, rows_, cols_)
-            if not own_threads:  # OpenBLAS's thread hand-off costs more than these products
+            pin = not own_threads and jit.blas_library() is not None
+            if pin:  # OpenBLAS's thread hand-off costs more than these products
                 setn = self.module.globals.get("openblas_set_num_threads_local") or ir.Function(
                     self.module, ir.FunctionType(I32, [I32]), "openblas_set_num_threads_local")
                 prev = b.call(setn, [const(I32, 1)])
             for_range(b, lo, hi, tile)
-            if not own_threads:
+            if pin:
                 b.call(setn, [prev])
             if total > 1:
                 self._tiled.add(unit.name)

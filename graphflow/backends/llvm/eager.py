@@ -107,8 +107,7 @@ def run_op(op: OpDef, arrays: Sequence[np.ndarray], attrs: Attrs, out: TensorTyp
                 fn = _product_kernel(op, out, k)
                 return _run_elementwise(fn, op, plan[1][:1], out, size)
     elif op.name == "matmul" and len(arrays) == 2 and out.dtype.name in ("float32", "float64") \
-            and len(out.shape) == 2 and size * arrays[0].shape[-1] >= MATMUL_MIN_MACS \
-            and jit.blas_library() is not None:
+            and len(out.shape) == 2 and size * arrays[0].shape[-1] >= MATMUL_MIN_MACS:
         a, b = (_contig(np.asarray(x)) for x in arrays)
         if a.dtype == out.dtype.np and b.dtype == out.dtype.np and a.ndim == b.ndim == 2:
             result = np.empty(out.shape, out.dtype.np)
@@ -323,7 +322,8 @@ def _build_matmul(d) -> ir.Module:
     mod = ir.Module(name="graphflow_eager")
     mod.triple = jit.triple()
     ft = F32 if d.name == "float32" else F64
-    setn = ir.Function(mod, ir.FunctionType(I32, [I32]), "openblas_set_num_threads_local")
+    blas = jit.blas_library() is not None  # (else every product runs graphflow's own GEMM)
+    setn = ir.Function(mod, ir.FunctionType(I32, [I32]), "openblas_set_num_threads_local") if blas else None
     # task(lo, hi, data): data = [M, N, K, a, b, c, tile size, split over M (1) or N (0)]
     task = ir.Function(mod, pool.TASK, "gf_matmul_tiles")
     task.linkage = "internal"
@@ -334,7 +334,7 @@ def _build_matmul(d) -> ir.Module:
     pa, pb, pc = (b.inttoptr(p, PTR) for p in (pa, pb, pc))
     by_rows = b.icmp_signed("!=", split_m, const(I64, 0))
     dim = b.select(by_rows, M, N)
-    prev = b.call(setn, [const(I32, 1)])
+    prev = b.call(setn, [const(I32, 1)]) if blas else None
 
     def tile(t, _):
         start = b.mul(t, size)
@@ -349,7 +349,8 @@ def _build_matmul(d) -> ir.Module:
             b.gep(pa, [off_a], source_etype=ft), K, b.gep(pb, [off_b], source_etype=ft), N,
             const(ft, 0.0), b.gep(pc, [off_c], source_etype=ft), N])
     for_range(b, task.args[0], task.args[1], tile)
-    b.call(setn, [prev])
+    if blas:
+        b.call(setn, [prev])
     b.ret_void()
 
     fn, eb = _entry(mod)

@@ -161,9 +161,9 @@ def compile_plan(plan: Plan, key: str) -> tuple[jit.LoadedObject, Plan, str]:
         # compiled at the same time on the cores
         parts = split(text, jit.compile_jobs()) if text.count("\n") >= SPLIT_MIN_LINES else [text]
         kernels = gemm.missing(text)
-        objs = jit.compile_all([(t, plan.light, True) for t in parts] + [gemm.job(t) for _, t in kernels])
-        for (kernel_key, _), kernel_obj in zip(kernels, objs[len(parts):]):
-            cache.put(kernel_key, kernel_obj)
+        objs = jit.compile_all([(t, plan.light, True) for t in parts] + [gemm.job(d) for d in kernels])
+        for d, kernel_obj in zip(kernels, objs[len(parts):]):
+            cache.put(gemm.cache_key(d), kernel_obj)
         obj = jit.pack(objs[:len(parts)]) if len(parts) > 1 else objs[0]
         cache.put(key, obj)
     loaded = jit.LoadedObject(obj)

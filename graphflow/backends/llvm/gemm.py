@@ -57,11 +57,13 @@ BLOCKING = {
 }
 SYMBOLS = {d: blk.name for d, blk in BLOCKING.items()}
 BLAS_SYMBOLS = {"float32": "scipy_cblas_sgemm64_", "float64": "scipy_cblas_dgemm64_"}
-# per dtype, the products (M*N*K multiply-adds per call) this kernel takes over from OpenBLAS:
-# [start, stop) (stop None: no bound). From benchmarks/gemm_kernel.py (interleaved, one thread):
-# float32 256^3 and the MLP's forward/gradient shapes 1.1-1.3x OpenBLAS, 1024^3 0.95-1.0x (a
-# 512x1024x1024 tile of a two-thread 1024^3 product stays with OpenBLAS); float64 on par or better
-NATIVE_MACS: dict[str, tuple[int, int | None]] = {"float32": (0, 1 << 28), "float64": (0, None)}
+# per dtype, the products (M*N*K multiply-adds per call) this kernel takes over from NumPy's
+# OpenBLAS when that is present: [start, stop) (stop None: no bound); without OpenBLAS it takes
+# every product. float64: on par or better (benchmarks/gemm_kernel.py, interleaved). float32
+# stays with OpenBLAS: single calls measured 0.95-1.3x it depending on the shape, but the compiled
+# MLP training step ran at the same speed either way (0.60 vs 0.60 ms, interleaved), and a first
+# compile on a machine would also build the kernel (cold start of that step 0.50 s instead of 0.37)
+NATIVE_MACS: dict[str, tuple[int, int | None]] = {"float64": (0, None)}
 
 
 def _ours(dtype_name: str, macs: int) -> bool:
@@ -69,10 +71,17 @@ def _ours(dtype_name: str, macs: int) -> bool:
     return start is not None and macs >= start and (stop is None or macs < stop)
 
 
+def has_blas() -> bool:
+    from graphflow.backends.llvm import jit
+
+    return jit.blas_library() is not None
+
+
 def symbol(dtype_name: str, macs: int) -> str:
     """The GEMM entry point (CBLAS signature) generated code calls for a product of `macs`
-    multiply-adds of `dtype_name`: this module's kernel where it measured faster, else OpenBLAS's."""
-    return SYMBOLS[dtype_name] if _ours(dtype_name, macs) else BLAS_SYMBOLS[dtype_name]
+    multiply-adds of `dtype_name`: this module's kernel where it measured faster or where NumPy
+    ships no OpenBLAS, else OpenBLAS's."""
+    return SYMBOLS[dtype_name] if not has_blas() or _ours(dtype_name, macs) else BLAS_SYMBOLS[dtype_name]
 
 
 def _declare_gemm(mod: ir.Module, name: str, ft: ir.Type) -> ir.Function:
@@ -89,8 +98,8 @@ def call(b: ir.IRBuilder, dtype_name: str, macs: int | ir.Value, args: list) -> 
         b.call(_declare_gemm(mod, symbol(dtype_name, macs), ft), args)
         return
     start, stop = NATIVE_MACS.get(dtype_name, (None, None))
-    if start is None:
-        b.call(_declare_gemm(mod, BLAS_SYMBOLS[dtype_name], ft), args)
+    if start is None or not has_blas():
+        b.call(_declare_gemm(mod, symbol(dtype_name, 0), ft), args)
         return
     inside = b.icmp_signed(">=", macs, const(I64, start))
     if stop is not None:
@@ -500,10 +509,10 @@ def ensure(names: tuple[str, ...] | None = None) -> dict[str, int]:
                 continue
             _starting.add(name)
             try:
-                key, text = _source(d)
+                key = cache_key(d)
                 obj = cache.get(key)
                 if obj is None:
-                    obj = jit.compile_all([job(text)])[0]
+                    obj = jit.compile_all([job(d)])[0]
                     cache.put(key, obj)
                 lo = jit.LoadedObject(obj)
                 llvm.add_symbol(name, lo.address(name))
@@ -514,34 +523,31 @@ def ensure(names: tuple[str, ...] | None = None) -> dict[str, int]:
                 for d in wanted if BLOCKING[d].name in _loaded}
 
 
-def _source(dtype_name: str) -> tuple[str, str]:
-    """(cache key, module text) of one dtype's kernel."""
+def cache_key(dtype_name: str) -> str:
+    """The kernel's cache key, without building it (building its IR costs ~0.1 s, which a warm
+    start would pay): the backend's code digest covers the generator, the blocking and this."""
     from graphflow.backends.llvm import jit
+    from graphflow.backends.llvm.executable import _CODE_DIGEST
 
-    text = build_ir(dtype_name)
-    return "gemm-" + hashlib.sha256((text + jit.fingerprint()).encode()).hexdigest(), text
+    text = repr((dtype_name, BLOCKING[dtype_name], _CODE_DIGEST, jit.fingerprint()))
+    return "gemm-" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def job(text: str) -> tuple[str, bool, bool]:
-    """The compile job (`jit.Job`) of a kernel's module: explicit vector code, where instruction selection
+def job(dtype_name: str) -> tuple:
+    """The compile job (`jit.Job`) of a kernel's module, built where the job runs (a forked child
+    builds it in parallel with the graph): explicit vector code, where instruction selection
     alone gives the O3 pipeline's speed (measured 72-85 GFLOP/s both) in a fifth of the time,
     which a cold compile of a graph calling the kernel would otherwise pay."""
-    return text, False, False
+    return (lambda: build_ir(dtype_name)), False, False
 
 
-def missing(text: str) -> list[tuple[str, str]]:
-    """(cache key, module text) of the kernels a graph's module text calls that are neither
-    loaded in this process nor in the cache: the graph compile builds them at the same time."""
+def missing(text: str) -> list[str]:
+    """The dtypes of the kernels a graph's module text calls that are neither loaded in this
+    process nor in the cache: the graph compile builds them at the same time (`job`)."""
     from graphflow.backends.llvm import cache
 
-    out = []
-    for d, blk in BLOCKING.items():
-        if blk.name in _loaded or f'@"{blk.name}"' not in text:
-            continue
-        key, source = _source(d)
-        if not cache.contains(key):
-            out.append((key, source))  # (the job: `job(source)`)
-    return out
+    return [d for d, blk in BLOCKING.items()
+            if blk.name not in _loaded and f'@"{blk.name}"' in text and not cache.contains(cache_key(d))]
 
 
 def needed(obj: bytes) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ import struct
 import sys
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import llvmlite
@@ -103,7 +103,7 @@ def compile_ir(text: str, speed_level: int = 3, light: bool = False, optimise: b
         return _compile(text, speed_level, light, optimise)
 
 
-Job = tuple  # (module text, light, optimise): the arguments of `compile_ir` for one module
+Job = tuple  # (module text or a function building it, light, optimise): `compile_ir`'s arguments
 
 
 def compile_all(jobs: Sequence[Job]) -> list[bytes]:
@@ -163,8 +163,8 @@ def _fork_compile(job: Job) -> tuple[int, int] | None:
     """(pid, read end of a pipe) of a child that compiles the job's module and writes the object."""
     r, w = os.pipe()
     try:
-        with warnings.catch_warnings():  # (3.12+ warns about fork with threads: the pool's
-            warnings.simplefilter("ignore", DeprecationWarning)  # workers never run in the child)
+        with warnings.catch_warnings():  # (Python 3.12+ and some libraries warn about fork with
+            warnings.simplefilter("ignore")  # threads: the child runs LLVM only, then exits)
             pid = os.fork()
     except OSError:
         os.close(r)
@@ -192,9 +192,10 @@ def _collect(child: tuple[int, int]) -> bytes | None:
     return data if status == 0 and data else None
 
 
-def _compile(text: str, speed_level: int, light: bool, optimise: bool) -> bytes:
-    """Parse, optimise and emit (the caller holds `_lock`, or is a forked child)."""
-    mod = llvm.parse_assembly(text)
+def _compile(text: str | Callable[[], str], speed_level: int, light: bool, optimise: bool) -> bytes:
+    """Parse, optimise and emit (the caller holds `_lock`, or is a forked child); `text` may be
+    a function that builds it."""
+    mod = llvm.parse_assembly(text if isinstance(text, str) else text())
     mod.triple = llvm.get_process_triple()
     tm = target_machine()
     mod.data_layout = str(tm.target_data)
