@@ -677,13 +677,7 @@ class ModuleBuilder:
     def _side_by_side(self, b: ir.IRBuilder, state: tuple, emitted: list) -> None:
         """Independent units as one pool job: item i runs unit i whole."""
         bufs, cb, err, data = state
-        mod = self.module
-        fn = ir.Function(mod, pool.TASK, f"{emitted[0][0].name}_with_{len(emitted) - 1}")
-        fn.linkage = "internal"
-        fb = ir.IRBuilder(fn.append_basic_block("entry"))
-        p = fn.args[2]
-        fbufs = fb.load(fb.gep(p, [const(I64, 0)], source_etype=PTR), typ=PTR)
-        ferr = fb.load(fb.gep(p, [const(I64, 1)], source_etype=PTR), typ=PTR)
+        fn, fb, fbufs, ferr = self._task(f"{emitted[0][0].name}_with_{len(emitted) - 1}")
 
         def item(i, _):
             done = fn.append_basic_block("next")
@@ -697,31 +691,37 @@ class ModuleBuilder:
             fb.position_at_end(done)
         for_range(fb, fn.args[0], fn.args[1], item)
         fb.ret_void()
-        par = mod.globals.get(pool.SYMBOL) or ir.Function(mod, ir.FunctionType(VOID, [PTR, PTR, I64, I64]),
-                                                          pool.SYMBOL)
-        b.store(bufs, b.gep(data, [const(I64, 0)], source_etype=PTR))
-        b.store(err, b.gep(data, [const(I64, 1)], source_etype=PTR))
-        b.call(par, [fn, data, const(I64, len(emitted)), const(I64, 1)])
+        self._run_on_pool(b, fn, bufs, err, data, len(emitted), 1)
 
     def _parallel(self, b, loader, bufs, err, data, total: int, grain: int) -> None:
         """Run the unit over [0, total) on the thread pool (`pool.py`), `grain` iterations per
         chunk: a task(lo, hi, data) trampoline loads the buffer table and error slot."""
-        mod = self.module
-        fn = mod.globals.get(f"{loader.name}_task")
+        fn = self.module.globals.get(f"{loader.name}_task")
         if fn is None:
-            fn = ir.Function(mod, pool.TASK, f"{loader.name}_task")
-            fn.linkage = "internal"
-            fb = ir.IRBuilder(fn.append_basic_block("entry"))
-            p = fn.args[2]
-            fbufs = fb.load(fb.gep(p, [const(I64, 0)], source_etype=PTR), typ=PTR)
-            ferr = fb.load(fb.gep(p, [const(I64, 1)], source_etype=PTR), typ=PTR)
+            fn, fb, fbufs, ferr = self._task(f"{loader.name}_task")
             fb.call(loader, [fn.args[0], fn.args[1], fbufs, ferr])
             fb.ret_void()
+        self._run_on_pool(b, fn, bufs, err, data, total, grain)
+
+    def _task(self, name: str) -> tuple[ir.Function, ir.IRBuilder, ir.Value, ir.Value]:
+        """A pool task(lo, hi, data) with its builder, and the buffer table and error slot it
+        loads from data[0] and data[1]."""
+        fn = ir.Function(self.module, pool.TASK, name)
+        fn.linkage = "internal"
+        fb = ir.IRBuilder(fn.append_basic_block("entry"))
+        p = fn.args[2]
+        fbufs = fb.load(fb.gep(p, [const(I64, 0)], source_etype=PTR), typ=PTR)
+        ferr = fb.load(fb.gep(p, [const(I64, 1)], source_etype=PTR), typ=PTR)
+        return fn, fb, fbufs, ferr
+
+    def _run_on_pool(self, b, task: ir.Function, bufs, err, data, total: int, grain: int) -> None:
+        """gf_parallel(task, data = [buffer table, error slot], total, grain)."""
+        mod = self.module
         par = mod.globals.get(pool.SYMBOL) or ir.Function(mod, ir.FunctionType(VOID, [PTR, PTR, I64, I64]),
                                                           pool.SYMBOL)
         b.store(bufs, b.gep(data, [const(I64, 0)], source_etype=PTR))
         b.store(err, b.gep(data, [const(I64, 1)], source_etype=PTR))
-        b.call(par, [fn, data, const(I64, total), const(I64, grain)])
+        b.call(par, [task, data, const(I64, total), const(I64, grain)])
 
     def _omp(self, b, name: str) -> ir.Value:
         fn = self.module.globals.get(name) or ir.Function(self.module, ir.FunctionType(I32, []), name)
