@@ -101,6 +101,31 @@ def test_failing_child_leaves_its_module_to_the_parent(monkeypatch, tmp_path):
         np.testing.assert_allclose(o, w, rtol=2e-5, atol=1e-6)
 
 
+def test_stuck_child_is_killed_and_its_module_compiled_here(monkeypatch, tmp_path):
+    import time
+
+    from graphflow.backends.llvm import jit
+
+    _fresh(monkeypatch, tmp_path, GRAPHFLOW_COMPILE_JOBS="2")
+    parent = os.getpid()
+    real = jit._compile
+
+    def stuck_in_children(*args):
+        if os.getpid() != parent:
+            time.sleep(60)  # as a child that inherited a held lock would wait
+        return real(*args)
+
+    monkeypatch.setattr(jit, "_compile", stuck_in_children)
+    monkeypatch.setattr(jit, "CHILD_TIMEOUT_S", 1.0)
+    g = _graph(1.5)
+    start = time.monotonic()
+    got = get_backend("llvm").compile(g).run(_feeds())
+    assert time.monotonic() - start < 30
+    want = get_backend("numpy").compile(g).run(_feeds())
+    for w, o in zip(want, got):
+        np.testing.assert_allclose(o, w, rtol=2e-5, atol=1e-6)
+
+
 def test_without_fork_the_parts_compile_here(monkeypatch, tmp_path):
     from graphflow.backends.llvm import jit
 

@@ -7,9 +7,12 @@ import ctypes
 import ctypes.util
 import glob
 import os
+import select
+import signal
 import struct
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -184,11 +187,27 @@ def _fork_compile(job: Job) -> tuple[int, int] | None:
     return pid, r
 
 
+CHILD_TIMEOUT_S = 120.0  # a child still silent then is stuck (a lock held at fork time): kill it
+
+
 def _collect(child: tuple[int, int]) -> bytes | None:
+    """The child's object, or None when it failed or is stuck (killed after CHILD_TIMEOUT_S)."""
     pid, r = child
-    with os.fdopen(r, "rb") as f:
-        data = f.read()
+    chunks = []
+    deadline = time.monotonic() + CHILD_TIMEOUT_S
+    with os.fdopen(r, "rb", buffering=0) as f:
+        while True:
+            ready, _, _ = select.select([f], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return None
+            chunk = f.read(1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
     _, status = os.waitpid(pid, 0)
+    data = b"".join(chunks)
     return data if status == 0 and data else None
 
 
