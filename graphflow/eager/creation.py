@@ -10,21 +10,11 @@ from typing import Any
 import numpy as np
 
 from graphflow import random as R
+from graphflow.backends.memory import aligned_empty
 from graphflow.eager.device import as_device, require
 from graphflow.eager.tensor import HANDLER, Tensor, _new
 from graphflow.errors import DTypeError
 from graphflow.ir.dtypes import DType, bool_, default_float, get_dtype, int64
-
-ALIGNMENT = 64  # bytes: the widest vector loads the compiled kernels use
-
-
-def aligned_empty(shape: tuple, dtype: np.dtype) -> np.ndarray:
-    """An uninitialised C-order array whose data starts on an ALIGNMENT-byte boundary."""
-    dtype = np.dtype(dtype)
-    n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    buf = np.empty(n + ALIGNMENT, dtype=np.uint8)
-    offset = (-buf.ctypes.data) % ALIGNMENT
-    return buf[offset:offset + n].view(dtype).reshape(shape)
 
 
 def _aligned_copy(arr: np.ndarray) -> np.ndarray:

@@ -29,11 +29,14 @@ from graphflow.backends.llvm.emit import (
     storage_type,
     store_value,
 )
-from graphflow.backends.llvm.executable import _CODE_DIGEST, address, contiguous
+from graphflow.backends.llvm.executable import _CODE_DIGEST, contiguous
 from graphflow.backends.llvm.lowering import ERROR_TEXT, Ctx, is_fallback, lowering_for, reduction
+from graphflow.backends.memory import address, eager_blocks
 from graphflow.backends.numpy.interpreter import evaluate
 from graphflow.ir.graph import Attrs, TensorType
 from graphflow.ir.registry import OpDef
+
+new_result = eager_blocks.empty  # results of a few MB reuse freed blocks (no page faults)
 
 # below this many output elements NumPy's per-call cost beats a native call (measured by
 # benchmarks/cpu_kernels.py); above PARALLEL the kernel splits over the cores
@@ -110,7 +113,7 @@ def run_op(op: OpDef, arrays: Sequence[np.ndarray], attrs: Attrs, out: TensorTyp
             and len(out.shape) == 2 and size * arrays[0].shape[-1] >= MATMUL_MIN_MACS:
         a, b = (_contig(np.asarray(x)) for x in arrays)
         if a.dtype == out.dtype.np and b.dtype == out.dtype.np and a.ndim == b.ndim == 2:
-            result = np.empty(out.shape, out.dtype.np)
+            result = new_result(out.shape, out.dtype.np)
             M, K = a.shape
             _matmul_kernel(out.dtype)(M, b.shape[1], K, *_ptrs([a, b, result]))
             return result
@@ -163,7 +166,7 @@ def _layout(arrays, out: TensorType, copy: bool) -> tuple[tuple[str, ...], list[
 
 
 def _run_elementwise(fn, op, ins, out: TensorType, size: int) -> np.ndarray:
-    result = np.empty(out.shape, out.dtype.np)
+    result = new_result(out.shape, out.dtype.np)
     _check(fn(size, 0, 0, *_ptrs(list(ins) + [result])), op)
     return result
 
@@ -435,6 +438,6 @@ def _run_reduce(fn, op, x: np.ndarray, plan, out: TensorType) -> np.ndarray:
     if math.prod(out.shape) != outer * inner:
         raise ValueError(f"{op.name}: output type {out} does not fit an input of shape {x.shape}")
     x = _contig(x)
-    result = np.empty(out.shape, out.dtype.np)
+    result = new_result(out.shape, out.dtype.np)
     fn(outer, R, inner, *_ptrs([x, result]))
     return result

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import math
 import sys
 import threading
 from collections.abc import Sequence
@@ -20,13 +19,13 @@ from graphflow.backends.llvm.indexing import Unsupported
 from graphflow.backends.llvm.lowering import ERROR_TEXT
 from graphflow.backends.llvm.plan import Plan, make_plan, partition
 from graphflow.backends.llvm.split import split
+from graphflow.backends.memory import ALIGN, address, aligned_empty
 from graphflow.backends.numpy.interpreter import evaluate
 from graphflow.errors import GraphError
 from graphflow.ir.graph import Graph, Node
 from graphflow.ir.ops.source import ConstValue, RunContext, VarRef
 from graphflow.ir.shapes import fmt
 
-ALIGN = 64
 SPARE_OUTPUTS = 2  # memory blocks kept per output for reuse (a training loop feeds outputs back)
 CODEGEN_VERSION = "1"
 # modules of this many lines compile as parts on all cores at once (a training step: 1,900 lines,
@@ -53,45 +52,6 @@ _CB_TYPE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int32)
 _loaded: dict[str, jit.LoadedObject] = {}
 _split_keys: set[str] = set()
 _load_lock = threading.Lock()
-
-
-def aligned_empty(shape, dtype) -> np.ndarray:
-    """An uninitialised C-contiguous array whose data starts on a 64-byte boundary."""
-    dtype = np.dtype(dtype)
-    n = math.prod(shape) * dtype.itemsize
-    raw = np.empty(n + ALIGN, dtype=np.uint8)
-    off = (-address(raw)) % ALIGN
-    return raw[off:off + n].view(dtype).reshape(shape)
-
-
-def _interface_address(arr: np.ndarray) -> int:
-    return arr.__array_interface__["data"][0]
-
-
-_read_pointer = ctypes.c_void_p.from_address
-_DATA_OFFSET = 16  # NumPy's PyArrayObject_fields: the object header (refcount, type), then `data`
-
-
-def _field_address(arr: np.ndarray) -> int:
-    if arr.__class__ is not np.ndarray:  # subclasses and NumPy scalars: the general way
-        return _interface_address(arr)
-    return _read_pointer(id(arr) + _DATA_OFFSET).value or 0
-
-
-def _pick_address() -> object:
-    """`__array_interface__` builds a dict per call (2-4 us, a tenth of a small op); reading the
-    `data` field of NumPy's public array struct costs 0.3 us. Used only where a probe of arrays,
-    views and offset slices proves the layout on this interpreter and NumPy (not, say, a
-    free-threaded build with a longer object header)."""
-    base = np.arange(24, dtype=np.float32).reshape(4, 6)
-    probes = [base, base[1:, 2:], base.T, base[::2], np.empty(0), np.zeros(()), base[2:3, 5:]]
-    if all(_field_address(a) == _interface_address(a) for a in probes):
-        return _field_address
-    return _interface_address
-
-
-address = _pick_address()
-address.__doc__ = "The data pointer of an array (the cheapest way that is proven on this interpreter)."
 
 
 def _stable(obj) -> str:
