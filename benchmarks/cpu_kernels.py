@@ -1,4 +1,4 @@
-"""CPU kernel figures of the llvm backend beside its peers, float32, median of repeated runs.
+"""CPU kernel figures of the llvm backend beside its peers, float32, medians of calls timed in turns.
 
     .venv/bin/python -m benchmarks.cpu_kernels [--quick]
 
@@ -34,18 +34,29 @@ BATCH = 64
 LR = 0.01
 
 
-def timeit(fn: Callable[[], object], repeat: int = 15, min_time: float = 0.2) -> float:
-    """Median seconds of one call (after a warm-up)."""
-    fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < repeat or time.perf_counter() - start < min_time:
+def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 15, min_time: float = 0.2) -> dict[str, float]:
+    """Median seconds of one call of each function, timed in rounds: each round calls every
+    function for about min_time / rounds seconds (at least once), starting from a different one
+    each round. The machine's speed drifts (other tenants, frequency): timed one after another,
+    two rows of one workload can land in different periods and their ratio shows the drift;
+    timed in turns, every row samples the same periods. Each function is called once before
+    (a warm-up that also sizes its share)."""
+    share = min_time / max(rounds, 1)
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    calls = {}
+    for k, fn in fns.items():
         t = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t)
-        if len(times) > 2000:
-            break
-    return statistics.median(times)
+        calls[k] = max(1, min(2000 // max(rounds, 1), int(share / max(time.perf_counter() - t, 1e-7))))
+    keys = list(fns)
+    for r in range(rounds):
+        for k in keys[r % len(keys):] + keys[:r % len(keys)]:
+            fn, acc = fns[k], times[k]
+            for _ in range(calls[k]):
+                t = time.perf_counter()
+                fn()
+                acc.append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 # --- graphflow ---------------------------------------------------------------------------------
@@ -479,7 +490,7 @@ def main(argv: list[str] | None = None) -> None:
                 "graphflow eager": gf_eager(name)}
         rows = {k: f for k, f in rows.items() if f is not None or k != "graphflow static"}
         rows.update(peer_rows(name))
-        measured = {k: _measure(f, repeat) for k, f in rows.items()}
+        measured = _measure({k: f and _guard(k, f) for k, f in rows.items()}, repeat)
         print(f"\n{name}")
         base = measured["graphflow compiled"][1]
         for k, (_, t) in measured.items():
@@ -502,16 +513,51 @@ def main(argv: list[str] | None = None) -> None:
               f"(target <= {COMPILE_TARGETS[1]} s: {_verdict(warm <= COMPILE_TARGETS[1])})")
 
 
-def _measure(f: Callable[[], object] | None, repeat: int) -> tuple[object, float | str | None]:
-    """(the first call's result, the median time) of a row; None for a row without a figure, the
-    error text in place of the time where the row fails (e.g. a peer's compiler)."""
-    if f is None:
-        return None, None
-    try:
-        first = f()
-        return first, timeit(f, repeat)
-    except Exception as exc:  # noqa: BLE001 - one failing row must not end the run
-        return None, f"failed: {type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:160]}"
+def _measure(rows: dict[str, Callable[[], object] | None], rounds: int) -> dict[str, tuple]:
+    """Per row, (the first call's result, the median time) with all rows timed in turns
+    (`interleaved`); (None, None) for a row without a figure, the error text in place of the
+    time where the row fails (e.g. a peer's compiler)."""
+    out: dict[str, tuple] = {}
+    live: dict[str, Callable[[], object]] = {}
+    for k, f in rows.items():
+        if f is None:
+            out[k] = (None, None)
+            continue
+        try:
+            out[k] = (f(), None)
+            live[k] = f
+        except Exception as exc:  # noqa: BLE001 - one failing row must not end the run
+            out[k] = (None, _failure(exc))
+    while live:
+        try:
+            for k, t in interleaved(live, rounds).items():
+                out[k] = (out[k][0], t)
+            break
+        except _RowFailed as failed:  # drop the row that failed part-way; time the others again
+            out[failed.row] = (None, _failure(failed))
+            del live[failed.row]
+    return out
+
+
+class _RowFailed(Exception):
+    def __init__(self, row: str):
+        super().__init__(row)
+        self.row = row
+
+
+def _guard(row: str, f: Callable[[], object]) -> Callable[[], object]:
+    def call():
+        try:
+            return f()
+        except Exception as exc:  # noqa: BLE001 - named for _measure
+            raise _RowFailed(row) from exc
+    return call
+
+
+def _failure(exc: BaseException | None) -> str:
+    if isinstance(exc, _RowFailed):
+        exc = exc.__cause__
+    return f"failed: {type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:160]}"
 
 
 def _peer_version(mod: str) -> str:

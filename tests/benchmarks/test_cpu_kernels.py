@@ -70,7 +70,7 @@ def test_run_names_skipped_peers_and_survives_a_failing_row(monkeypatch, capsys)
 
     _absent(monkeypatch, "torch", "jax")
     monkeypatch.setattr(ck, "PEER_ROWS", ck.PEER_ROWS + (("broken peer", "numpy", broken),))
-    monkeypatch.setattr(ck, "timeit", lambda f, repeat=15: (f(), 1e-3)[1])
+    monkeypatch.setattr(ck, "interleaved", lambda fns, rounds: {k: (f(), 1e-3)[1] for k, f in fns.items()})
     ck.main(["--quick", "--only", "softmax"])
     out = capsys.readouterr().out
     assert "peers skipped (not installed): jax, torch" in out
@@ -79,6 +79,35 @@ def test_run_names_skipped_peers_and_survives_a_failing_row(monkeypatch, capsys)
     assert "numpy" in lines and "peer/compiled" in lines["numpy"]
     assert "failed: RuntimeError: no compiler here" in lines["broken peer"]
     assert not any(k.startswith(("torch", "jax")) for k in lines)
+
+
+def test_interleaved_times_every_row_in_turns():
+    from benchmarks import cpu_kernels as ck
+
+    order = []
+    fns = {k: (lambda k=k: order.append(k)) for k in "abc"}
+    times = ck.interleaved(fns, rounds=4, min_time=0.0)
+    assert set(times) == set("abc") and all(t >= 0 for t in times.values())
+    assert order[:3] == list("abc")  # the warm-up calls, then one call each per round, rotated
+    assert order[3:] == list("abc" "bca" "cab" "abc")
+
+
+def test_a_row_failing_part_way_is_reported_and_the_others_are_timed():
+    from benchmarks import cpu_kernels as ck
+
+    calls = {"n": 0}
+
+    def flaky():
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise ValueError("ran out")
+        return 1
+
+    rows = {"good": lambda: 2, "flaky": flaky, "none": None}
+    out = ck._measure({k: f and ck._guard(k, f) for k, f in rows.items()}, rounds=3)
+    assert out["none"] == (None, None)
+    assert out["flaky"] == (None, "failed: ValueError: ran out")
+    assert out["good"][0] == 2 and isinstance(out["good"][1], float)
 
 
 @needs_llvm
