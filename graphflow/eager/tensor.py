@@ -1068,6 +1068,8 @@ def _direct_inplace(t: Tensor, name: str, other: Any) -> bool:
     t's, or a Python number. False: the caller takes the general path."""
     if _DYNAMIC or t._device is not None or t._dtype.name not in _ELIDE_DTYPES or not t._data.flags.writeable:
         return False
+    if GRAD.enabled and t._alias.__class__ is View and t._alias.base._rg:
+        return False  # a view of a base that requires grad: PyTorch's view rules (`check_inplace`)
     if other.__class__ is Tensor or isinstance(other, Tensor):
         if other._dtype is not t._dtype or other._device is not None or (GRAD.enabled and (t._rg or other._rg)):
             return False

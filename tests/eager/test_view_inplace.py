@@ -239,6 +239,14 @@ def test_view_made_without_grad_mode_refuses_a_recorded_write():
         v = y[0:1]
     with pytest.raises(RuntimeError, match="no_grad mode"):
         v.mul_(gf.tensor([2.0], requires_grad=True))
+    # an operand without history (a number, a plain tensor) is refused just the same, as PyTorch does
+    for update in (lambda t: t.add_(1.0), lambda t: t.mul_(gf.ones(1)), lambda t: t.__isub__(2.0)):
+        with pytest.raises(RuntimeError, match="no_grad mode"):
+            update(v)
+    assert y.tolist() == [1.0, 2.0]  # nothing written
+    with gf.no_grad():  # inside no_grad the same writes go through
+        v.add_(1.0)
+    assert y.tolist() == [2.0, 2.0]
 
 
 def test_values_saved_from_the_storage_are_checked_after_a_view_write():
