@@ -265,13 +265,15 @@ def step_zero() -> np.ndarray:
 
 def _restore(value: Any, p: Tensor, key: str) -> Any:
     if isinstance(value, Tensor | np.ndarray):
-        arr = np.asarray(value.detach().numpy() if isinstance(value, Tensor) else value)
-        if key != "step" and arr.dtype.kind == "f":
+        arr = np.asarray(value.detach().cpu().numpy() if isinstance(value, Tensor) else value)
+        if key == "step":  # the step count stays on the CPU, as in PyTorch
+            return Tensor(np.array(arr, copy=True))
+        if arr.dtype.kind == "f":
             arr = arr.astype(p.dtype.np)  # floating state follows the parameter's dtype, as in PyTorch
             if arr.shape != tuple(p.shape):
                 raise ValueError(f"optimizer state {key!r} of shape {fmt(arr.shape)} does not match its parameter "
                                  f"of shape {fmt(tuple(p.shape))}")
-        return Tensor(np.array(arr, copy=True))
+        return _on_device_of(Tensor(np.array(arr, copy=True)), p)  # and its device
     return value
 
 

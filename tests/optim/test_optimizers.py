@@ -178,3 +178,37 @@ def test_closure_and_training_converges():
     for _ in range(150):
         last = opt.step(closure).item()
     assert last < 0.25 * first
+
+
+def test_loaded_state_lives_beside_its_parameter_on_the_device():
+    """A checkpoint saved on the CPU and loaded for parameters on `cuda` (the cuda backend's
+    emulator without a GPU): floating state moves to the parameter's device and dtype, the
+    step count stays on the CPU, and the next steps match the CPU run."""
+    import shutil
+
+    if shutil.which("g++") is None and shutil.which("c++") is None:
+        pytest.skip("no C++ compiler for the cuda emulator")
+    from graphflow.backends.cuda import CudaBackend
+    from graphflow.backends.cuda.emulation import EmulatorDevice
+    from graphflow.eager.devices import use_backend
+
+    shapes = ((3,), (2, 2))
+    rng, init, params = _setup(3, shapes)
+    grads = _grads(rng, shapes, 4)
+    opt = optim.Adam(params, lr=0.05)
+    _run(opt, params, grads[:2])
+    sd = opt.state_dict()
+    with use_backend("cuda", CudaBackend(device=EmulatorDevice())):
+        on_device = [nn.Parameter(gf.tensor(p.detach().numpy().copy(), device="cuda")) for p in params]
+        opt2 = optim.Adam(on_device, lr=0.05)
+        opt2.load_state_dict(sd)
+        state = opt2.state[on_device[1]]
+        assert state["exp_avg"].device == "cuda:0" and state["exp_avg_sq"].device == "cuda:0"
+        assert state["step"].device == "cpu" and state["step"].item() == 2.0
+        for g in grads[2:]:
+            for p, gv in zip(on_device, g):
+                p.grad = gf.tensor(gv, device="cuda")
+            opt2.step()
+        _run(opt, params, grads[2:])
+        for p, q in zip(params, on_device):
+            np.testing.assert_allclose(q.detach().cpu().numpy(), p.detach().numpy(), rtol=1e-6, atol=1e-7)
