@@ -1007,9 +1007,11 @@ class Tensor(TensorMethods):
         self._check_inplace("__setitem__")
         if self._device is not None:
             target = self[key]
-            if target is self or target._alias.__class__ is View:  # basic indexing: a write through a view
-                target.copy_(value)
+            own_base = self._alias.base if self._alias.__class__ is View else self
+            if target is self or (target._alias.__class__ is View and target._alias.base is own_base):
+                target.copy_(value)  # basic indexing: a write through a view of this storage
                 return
+            # advanced indexing selected a copy (a gather, maybe reshaped): the functional update below
         vrg = isinstance(value, Tensor) and value._rg
         if GRAD.enabled and (self._rg or vrg) or self._device is not None or \
                 (self._alias.__class__ is View and not self._data.flags.writeable):

@@ -27,6 +27,19 @@ def literal(array: np.ndarray, like: Any = None) -> Any:
     return handler.constant(array) if place is None else place(array, like)
 
 
+def positions(n: int, like: Any) -> Any:
+    """int64 0, 1, ..., n-1 as a value of `like`'s kind: an `iota` node in graphs; for values that
+    live on devices (eager tensors) computed now and placed on `like`'s device, since an op without
+    inputs would run on the CPU."""
+    handler = handler_of(like)
+    if getattr(handler, "constant_like", None) is not None:
+        return literal(np.arange(n, dtype=np.int64), like)
+    from graphflow.ir.dtypes import int64
+    from graphflow.ir.registry import get_op
+
+    return handler.bind(get_op("iota"), (), {"shape": (n,), "axis": 0, "dtype": int64})
+
+
 def full(shape: Shape, value: Any, dtype: DType, like: Any = None) -> Any:
     """A tensor of `shape` filled with `value` (a broadcast scalar constant)."""
     c = constant(value, dtype, like)

@@ -13,9 +13,8 @@ from typing import Any
 import numpy as np
 
 from graphflow.ir import builder as B
-from graphflow.ir.bind import bind, handler_of
+from graphflow.ir.bind import bind
 from graphflow.ir.dtypes import bool_, int64
-from graphflow.ir.registry import get_op
 from graphflow.ir.shapes import broadcast_shapes, fmt
 from graphflow.ops.values import as_value, broadcast_to, cast, is_value
 
@@ -29,7 +28,10 @@ def _concrete(v: Any) -> np.ndarray | None:
     if isinstance(v, (list, tuple)):
         return np.asarray([_concrete(e) if is_value(e) else e for e in v])
     data = getattr(v, "_data", None)
-    return data if isinstance(data, np.ndarray) else None
+    if isinstance(data, np.ndarray):
+        return data
+    host = getattr(v, "_host", None)  # an eager tensor on a device: its values, copied back (as
+    return host() if host is not None else None  # PyTorch syncs for a mask or a bounds check)
 
 
 def concrete_key(key: Any) -> Any:
@@ -248,8 +250,7 @@ def setitem(x: Any, key: Any, value: Any) -> Any:
     n = 1
     for d in shape:
         n *= d
-    h = handler_of(x)
-    lin = h.bind(get_op("iota"), (), {"shape": (n,), "axis": 0, "dtype": int64})
+    lin = B.positions(n, x)
     sel = getitem(bind("reshape", lin, shape=shape), key)
     v = cast(as_value(value, x), x.dtype)
     sel_shape = tuple(sel.shape)
