@@ -170,3 +170,83 @@ def test_backward_reads_a_transposed_weight_through_the_weight():
         w.add_(1.0)  # the value backward reads changed: detected through w's version
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         y.backward()
+
+
+@pytest.mark.parametrize("with_weight,with_bias", [(True, True), (True, False), (False, True), (False, False)])
+def test_layer_norm_matches_primitives(with_weight, with_bias):
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((5, 3, 7)).astype(np.float32) * 3 + 1
+    w, b = rng.standard_normal((3, 7)).astype(np.float32), rng.standard_normal((3, 7)).astype(np.float32)
+    seed = rng.standard_normal((5, 3, 7)).astype(np.float32)
+    runs = []
+    for whole in (True, False):
+        x = gf.tensor(a, requires_grad=True)
+        wt = gf.tensor(w, requires_grad=True) if with_weight else None
+        bt = gf.tensor(b, requires_grad=True) if with_bias else None
+        saved = composite.run
+        if not whole:
+            composite.run = lambda *args: None  # force the op-by-op path
+        try:
+            y = F.layer_norm(x, (3, 7), wt, bt, eps=1e-3)
+        finally:
+            composite.run = saved
+        (y * gf.tensor(seed)).sum().backward()
+        runs.append([y.detach().numpy()] + [t.grad.numpy() for t in (x, wt, bt) if t is not None])
+    assert ("layer_norm", ((1, 2), 1e-3, (with_weight, with_bias))) in {k[:2] for k in composite._CACHE}
+    for got, want in zip(*runs):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
+
+
+def _norms():
+    """(name of the composite, function of (x, weight, bias), x's shape, weight/bias shape)."""
+    return [
+        ("batch_norm_apply", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), (4, 3, 5, 2), (3,)),
+        ("batch_norm_eval", lambda x, w, b: F.batch_norm(x, gf.tensor([0.5, -1.0, 2.0]), gf.tensor([1.5, 0.2, 3.0]),
+                                                         w, b), (4, 3, 5), (3,)),
+        ("group_norm", lambda x, w, b: F.group_norm(x, 3, w, b), (2, 6, 5), (6,)),
+        ("instance_norm", lambda x, w, b: F.instance_norm(x, w, b), (2, 3, 4, 3), (3,)),
+    ]
+
+
+@pytest.mark.parametrize("name,fn,shape,pshape", _norms(), ids=[n[0] for n in _norms()])
+def test_norms_run_whole_and_match_primitives(name, fn, shape, pshape):
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal(shape).astype(np.float32) * 2 - 0.5
+    w, b = (rng.standard_normal(pshape).astype(np.float32) for _ in range(2))
+    seed = gf.tensor(rng.standard_normal(shape).astype(np.float32))
+    runs = []
+    for whole in (True, False):
+        ts = [gf.tensor(v, requires_grad=True) for v in (a, w, b)]
+        before = set(composite._CACHE)
+        saved = composite.run
+        if not whole:
+            composite.run = lambda *args: None  # force the op-by-op path
+        try:
+            y = fn(*ts)
+        finally:
+            composite.run = saved
+        if whole:
+            assert name in {k[0] for k in set(composite._CACHE) - before} or \
+                name in {k[0] for k in composite._CACHE}
+        (y * seed).sum().backward()
+        runs.append([y.detach().numpy()] + [t.grad.numpy() for t in ts])
+    for got, want in zip(*runs):
+        np.testing.assert_allclose(got, want, rtol=5e-5, atol=5e-5)
+
+
+@pytest.mark.parametrize("name,fn,shape,pshape", _norms(), ids=[n[0] for n in _norms()])
+def test_norm_composites_gradient_against_central_differences(name, fn, shape, pshape, check_grad):
+    rng = np.random.default_rng(12)
+    check_grad(fn, rng.standard_normal(shape) * 2 - 0.5, rng.standard_normal(pshape), rng.standard_normal(pshape))
+
+
+def test_batch_norm_module_running_statistics_match_numpy():
+    rng = np.random.default_rng(13)
+    a = rng.standard_normal((8, 3, 4, 4)).astype(np.float32) * 3 + 1
+    bn = gf.nn.BatchNorm2d(3, momentum=0.3)
+    y = bn(gf.tensor(a))
+    mean, var = a.mean((0, 2, 3)), a.var((0, 2, 3))
+    np.testing.assert_allclose(y.detach().numpy(), (a - mean[:, None, None]) / np.sqrt(var[:, None, None] + 1e-5),
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(bn.running_mean.numpy(), 0.3 * mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(bn.running_var.numpy(), 0.7 + 0.3 * var * 128 / 127, rtol=1e-5)

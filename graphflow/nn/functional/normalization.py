@@ -8,7 +8,9 @@ from typing import Any, NamedTuple
 from graphflow.ir.shapes import fmt
 from graphflow.ops import elementwise as E
 from graphflow.ops import reductions as R
-from graphflow.ops.shape import reshape
+from graphflow.ops.composite import offer
+from graphflow.ops.indexing import getitem
+from graphflow.ops.shape import reshape, stack
 from graphflow.ops.values import as_value
 
 __all__ = ["layer_norm", "batch_norm", "batch_norm_train", "BatchNormResult", "group_norm", "instance_norm",
@@ -24,6 +26,26 @@ def layer_norm(input: Any, normalized_shape: int | Sequence[int], weight: Any = 
     if k == 0 or k > x.ndim or tuple(x.shape[x.ndim - k:]) != shape:
         raise ValueError(f"layer_norm: input of shape {fmt(x.shape)} does not end with normalized_shape {fmt(shape)}")
     axes = tuple(range(x.ndim - k, x.ndim))
+    return _offered("layer_norm", lambda v, w, b: _layer_norm(v, axes, eps, w, b), x, (weight, bias),
+                    (axes, float(eps)))
+
+
+def _offered(name: str, fn: Any, x: Any, optional: tuple, static: tuple) -> Any:
+    """fn(x, *optional), where optional values may be None, offered whole to x's handler
+    (`graphflow.ops.composite.offer`: eager CPU tensors run it as one compiled graph, one or two
+    passes over memory instead of one per op), else computed op by op. `static` holds every other
+    value fn closes over."""
+    has = tuple(v is not None for v in optional)
+    present = tuple(as_value(v, like=x) for v in optional if v is not None)
+
+    def whole(v: Any, *values: Any) -> Any:
+        it = iter(values)
+        return fn(v, *(next(it) if h else None for h in has))
+    out = offer(name, whole, (x, *present), static + (has,))
+    return out if out is not None else whole(x, *present)
+
+
+def _layer_norm(x: Any, axes: tuple[int, ...], eps: float, weight: Any, bias: Any) -> Any:
     mu = R.mean(x, axes, keepdim=True)
     centred = E.sub(x, mu)
     var = R.mean(E.mul(centred, centred), axes, keepdim=True)
@@ -63,10 +85,11 @@ def batch_norm_train(input: Any, running_mean: Any = None, running_var: Any = No
     if isinstance(count, int) and count <= 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
                          f"shape {fmt(x.shape)}")
-    mean = R.mean(x, axes, keepdim=True)
-    centred = E.sub(x, mean)
-    var = R.mean(E.mul(centred, centred), axes, keepdim=True)
-    y = _affine(E.mul(centred, E.rsqrt(E.add(var, eps))), x, weight, bias)
+    # the batch moments, then the normalised output: each one compiled graph for eager CPU tensors
+    moments = _offered("batch_moments", lambda v: _moments(v, axes), x, (), (axes,))
+    mean, var = getitem(moments, 0), getitem(moments, 1)
+    y = _offered("batch_norm_apply", lambda v, m, w, b: _normalise(v, getitem(m, 0), getitem(m, 1), eps, w, b), x,
+                 (moments, weight, bias), (float(eps),))
     new_mean = new_var = None
     if running_mean is not None and running_var is not None:
         flat_mean = reshape(mean, (x.shape[1],))
@@ -84,6 +107,18 @@ def batch_norm_train(input: Any, running_mean: Any = None, running_var: Any = No
         new_mean = E.add(E.mul(running_mean, keep), E.mul(flat_mean, factor))
         new_var = E.add(E.mul(running_var, keep), E.mul(unbiased, factor))
     return BatchNormResult(y, new_mean, new_var)
+
+
+def _moments(x: Any, axes: tuple[int, ...]) -> Any:
+    """The mean and the biased variance over `axes` (kept as size-1 dimensions), stacked: one
+    value, so that eager mode computes both in one compiled graph."""
+    mean = R.mean(x, axes, keepdim=True)
+    centred = E.sub(x, mean)
+    return stack([mean, R.mean(E.mul(centred, centred), axes, keepdim=True)])
+
+
+def _normalise(x: Any, mean: Any, var: Any, eps: float, weight: Any, bias: Any) -> Any:
+    return _affine(E.mul(E.sub(x, mean), E.rsqrt(E.add(var, eps))), x, weight, bias)
 
 
 def _affine(y: Any, x: Any, weight: Any, bias: Any) -> Any:
@@ -110,16 +145,22 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
         return batch_norm_train(x, None, None, weight, bias, momentum, eps).output
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: running_mean and running_var are needed in evaluation mode")
-    inv = E.rsqrt(E.add(_channel_view(running_var, x), eps))
-    return _affine(E.mul(E.sub(x, _channel_view(running_mean, x)), inv), x, weight, bias)
+    return _offered("batch_norm_eval", lambda v, m, r, w, b: _normalise(v, _channel_view(m, v), _channel_view(r, v),
+                                                                      eps, w, b),
+                    x, (running_mean, running_var, weight, bias), (float(eps),))
 
 
 def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Any:
     x = as_value(input)
-    n, c = x.shape[0], x.shape[1]
+    c = x.shape[1]
     if c % num_groups:
         raise ValueError(f"group_norm: num_groups={num_groups} must divide the {c} channels of {fmt(x.shape)}")
-    g = reshape(x, (n, num_groups, -1))
+    return _offered("group_norm", lambda v, w, b: _group_norm(v, num_groups, eps, w, b), x, (weight, bias),
+                    (num_groups, float(eps)))
+
+
+def _group_norm(x: Any, num_groups: int, eps: float, weight: Any, bias: Any) -> Any:
+    g = reshape(x, (x.shape[0], num_groups, -1))
     mu = R.mean(g, 2, keepdim=True)
     centred = E.sub(g, mu)
     var = R.mean(E.mul(centred, centred), 2, keepdim=True)
@@ -131,10 +172,13 @@ def instance_norm(input: Any, weight: Any = None, bias: Any = None, eps: float =
     """Normalise each (sample, channel) over its spatial positions (no running statistics)."""
     x = as_value(input)
     axes = tuple(range(2, x.ndim))
-    mu = R.mean(x, axes, keepdim=True)
-    centred = E.sub(x, mu)
-    var = R.mean(E.mul(centred, centred), axes, keepdim=True)
-    return _affine(E.mul(centred, E.rsqrt(E.add(var, eps))), x, weight, bias)
+
+    def instance(v: Any, w: Any, b: Any) -> Any:
+        mu = R.mean(v, axes, keepdim=True)
+        centred = E.sub(v, mu)
+        var = R.mean(E.mul(centred, centred), axes, keepdim=True)
+        return _affine(E.mul(centred, E.rsqrt(E.add(var, eps))), v, w, b)
+    return _offered("instance_norm", instance, x, (weight, bias), (axes, float(eps)))
 
 
 def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Any:
