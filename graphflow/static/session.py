@@ -220,6 +220,7 @@ class Session:
         outputs = exe.run(arrays)
 
         given = {id(a) for a in arrays}
+        held = list(arrays)  # memory the results must not be views of: the fed and stored arrays
         for (var, assign), value in zip(plan.state_out, outputs[plan.n_fetches:]):
             value = np.asarray(value)
             if value.shape != var.shape:
@@ -229,7 +230,8 @@ class Session:
             # unless it is a fed array or already stored for another variable
             self._store(var, value, owned=id(value) not in given)
             given.add(id(value))  # a fetch of the same array gets a copy, never the store's memory
-        results = [None if slot is None else _result(outputs[slot], given) for slot in plan.fetch_slots]
+            held.append(value)
+        results = [None if slot is None else _result(outputs[slot], given, held) for slot in plan.fetch_slots]
         return structure.rebuild(results)
 
     # ---- module tensors: variables that stand for eager parameters and buffers -------------
@@ -276,10 +278,15 @@ def _write_tensor(tensor: Any, value: np.ndarray) -> None:
         tensor.copy_(from_numpy(value))
 
 
-def _result(value: Any, given: set[int]) -> Any:
+def _result(value: Any, given: set[int], held: list[np.ndarray]) -> Any:
+    """A fetched value, never a view of a fed value or of the variable store. An output that is
+    a view (the llvm backend's aligned blocks are) is handed out as it is when it overlaps none of
+    `held`: copying a 16 MB result cost as long as computing it."""
     arr = np.asarray(value)
     if arr.ndim == 0:
         return arr[()]
-    # never hand out a view of a fed value or of the variable store
-    fresh = id(value) not in given and arr.flags.owndata and arr.flags.writeable
-    return arr if fresh else arr.copy()
+    if id(value) in given or not arr.flags.writeable:
+        return arr.copy()
+    if arr.flags.owndata or not any(np.may_share_memory(arr, h) for h in held):
+        return arr
+    return arr.copy()

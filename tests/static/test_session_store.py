@@ -42,3 +42,30 @@ def test_training_updates_are_kept_across_runs():
         kept = [sess.run(dec) for _ in range(4)]
         np.testing.assert_array_equal(sess.run(w), np.full((2, 2), -2.0))
         np.testing.assert_array_equal([k[0, 0] for k in kept], [-0.5, -1.0, -1.5, -2.0])
+
+
+def test_a_computed_result_is_handed_out_without_a_copy_and_never_aliases_a_feed():
+    """The backend's fresh output (a view of its own aligned block on llvm) reaches the caller as it
+    is; a fetch that is the fed array itself, or a view of it, is copied."""
+    import graphflow as gf
+
+    x = tf.placeholder(tf.float32, (4, 3), name="x")
+    y = x * 2.0
+    same = tf.identity(x)
+    flat = gf.reshape(x, (12,))
+    fed = np.arange(12, dtype=np.float32).reshape(4, 3)
+    with tf.Session() as sess:
+        sess.run([y, same, flat], {x: fed})
+        exe = next(iter(sess._executables.values()))
+        returned = []
+        run = exe.run
+        exe.run = lambda arrays, *a, **k: returned.append(run(arrays, *a, **k)) or returned[-1]
+        out, ident, reshaped = sess.run([y, same, flat], {x: fed})
+    np.testing.assert_array_equal(out, fed * 2)
+    np.testing.assert_array_equal(ident, fed)
+    np.testing.assert_array_equal(reshaped, fed.reshape(12))
+    assert any(o is out for o in returned[0])  # handed out as the backend returned it
+    for r in (ident, reshaped):
+        assert not np.shares_memory(r, fed)
+    out[...] = 0.0
+    assert fed[1, 1] == 4.0
