@@ -13,10 +13,26 @@ from typing import Any
 
 from graphflow.ir.bind import handler_of
 
-__all__ = ["offer"]
+__all__ = ["offer", "offer_or_run"]
 
 
 def offer(name: str, fn: Callable[..., Any], inputs: tuple, static: tuple, min_elements: int = 0) -> Any:
     """fn(*inputs) through the inputs' handler's `composite` hook, or None (see the module docstring)."""
     hook = getattr(handler_of(*inputs), "composite", None)
     return None if hook is None else hook(name, fn, inputs, static, min_elements)
+
+
+def offer_or_run(name: str, fn: Callable[..., Any], x: Any, optional: tuple, static: tuple) -> Any:
+    """fn(x, *optional), where optional values may be None, offered whole to x's handler (eager CPU
+    tensors: one compiled graph, a pass or two over memory instead of one per op), else computed
+    op by op. `static` holds every other value fn closes over."""
+    from graphflow.ops.values import as_value
+
+    has = tuple(v is not None for v in optional)
+    present = tuple(as_value(v, like=x) for v in optional if v is not None)
+
+    def whole(v: Any, *values: Any) -> Any:
+        it = iter(values)
+        return fn(v, *(next(it) if h else None for h in has))
+    out = offer(name, whole, (x, *present), static + (has,))
+    return out if out is not None else whole(x, *present)

@@ -250,3 +250,27 @@ def test_batch_norm_module_running_statistics_match_numpy():
                                rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(bn.running_mean.numpy(), 0.3 * mean, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(bn.running_var.numpy(), 0.7 + 0.3 * var * 128 / 127, rtol=1e-5)
+
+
+@pytest.mark.parametrize("stride,padding,dilation,groups,bias", [
+    (1, 1, 1, 1, True), (2, 0, 1, 1, False), (1, "same", 2, 1, True), ((2, 1), (1, 2), 1, 2, True)])
+def test_conv2d_runs_whole_and_matches_primitives(stride, padding, dilation, groups, bias):
+    rng = np.random.default_rng(14)
+    a = rng.standard_normal((2, 4, 7, 6)).astype(np.float32)
+    w = rng.standard_normal((6, 4 // groups, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(6).astype(np.float32)
+    runs = []
+    for whole in (True, False):
+        ts = [gf.tensor(v, requires_grad=True) for v in (a, w, b)]
+        saved = composite.run
+        if not whole:
+            composite.run = lambda *args: None  # force the op-by-op path
+        try:
+            y = F.conv2d(ts[0], ts[1], ts[2] if bias else None, stride, padding, dilation, groups)
+        finally:
+            composite.run = saved
+        (y * gf.tensor(np.linspace(-1, 1, y.numel(), dtype=np.float32).reshape(y.shape))).sum().backward()
+        runs.append([y.detach().numpy()] + [t.grad.numpy() for t in ts[:2 + bias]])
+    assert "conv2d" in {k[0] for k in composite._CACHE}
+    for got, want in zip(*runs):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

@@ -19,6 +19,7 @@ from graphflow.ir import builder as B
 from graphflow.ir.shapes import fmt
 from graphflow.ops import elementwise as E
 from graphflow.ops import reductions as R
+from graphflow.ops.composite import offer_or_run
 from graphflow.ops.linalg import matmul
 from graphflow.ops.shape import cat, pad, reshape, slice_axis
 from graphflow.ops.values import as_value
@@ -106,14 +107,17 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
         p = pair(padding, "conv2d padding")
         pads = ((p[0], p[0]), (p[1], p[1]))
     out = (_out_size(h, kh, s[0], *pads[0], d[0], "conv2d"), _out_size(wd, kw, s[1], *pads[1], d[1], "conv2d"))
-    xp = pad(x, (pads[1][0], pads[1][1], pads[0][0], pads[0][1]))
-    cols = _windows(xp, (kh, kw), s, d, out)  # (N, C, kh*kw, Ho, Wo)
-    k = cg * kh * kw
-    cols = reshape(cols, (n, groups, k, out[0] * out[1]))
-    wm = reshape(w, (groups, o // groups, k))
-    y = reshape(matmul(wm, cols), (n, o, out[0], out[1]))
-    if bias is not None:
-        y = E.add(y, reshape(as_value(bias, like=x), (o, 1, 1)))
+
+    def im2col(x: Any, w: Any, b: Any) -> Any:
+        xp = pad(x, (pads[1][0], pads[1][1], pads[0][0], pads[0][1]))
+        cols = _windows(xp, (kh, kw), s, d, out)  # (N, C, kh*kw, Ho, Wo)
+        k = cg * kh * kw
+        cols = reshape(cols, (n, groups, k, out[0] * out[1]))
+        wm = reshape(w, (groups, o // groups, k))
+        y = reshape(matmul(wm, cols), (n, o, out[0], out[1]))
+        return y if b is None else E.add(y, reshape(b, (o, 1, 1)))
+    # eager CPU tensors run it as one compiled graph (the windows are read in place, not copied op by op)
+    y = offer_or_run("conv2d", im2col, x, (w, bias), (s, d, pads, groups))
     return reshape(y, tuple(y.shape[1:])) if unbatched else y
 
 

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 from graphflow.ir.shapes import fmt
 from graphflow.ops import elementwise as E
 from graphflow.ops import reductions as R
-from graphflow.ops.composite import offer
+from graphflow.ops.composite import offer_or_run
 from graphflow.ops.indexing import getitem
 from graphflow.ops.shape import reshape, stack
 from graphflow.ops.values import as_value
@@ -26,23 +26,8 @@ def layer_norm(input: Any, normalized_shape: int | Sequence[int], weight: Any = 
     if k == 0 or k > x.ndim or tuple(x.shape[x.ndim - k:]) != shape:
         raise ValueError(f"layer_norm: input of shape {fmt(x.shape)} does not end with normalized_shape {fmt(shape)}")
     axes = tuple(range(x.ndim - k, x.ndim))
-    return _offered("layer_norm", lambda v, w, b: _layer_norm(v, axes, eps, w, b), x, (weight, bias),
+    return offer_or_run("layer_norm", lambda v, w, b: _layer_norm(v, axes, eps, w, b), x, (weight, bias),
                     (axes, float(eps)))
-
-
-def _offered(name: str, fn: Any, x: Any, optional: tuple, static: tuple) -> Any:
-    """fn(x, *optional), where optional values may be None, offered whole to x's handler
-    (`graphflow.ops.composite.offer`: eager CPU tensors run it as one compiled graph, one or two
-    passes over memory instead of one per op), else computed op by op. `static` holds every other
-    value fn closes over."""
-    has = tuple(v is not None for v in optional)
-    present = tuple(as_value(v, like=x) for v in optional if v is not None)
-
-    def whole(v: Any, *values: Any) -> Any:
-        it = iter(values)
-        return fn(v, *(next(it) if h else None for h in has))
-    out = offer(name, whole, (x, *present), static + (has,))
-    return out if out is not None else whole(x, *present)
 
 
 def _layer_norm(x: Any, axes: tuple[int, ...], eps: float, weight: Any, bias: Any) -> Any:
@@ -86,9 +71,9 @@ def batch_norm_train(input: Any, running_mean: Any = None, running_var: Any = No
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
                          f"shape {fmt(x.shape)}")
     # the batch moments, then the normalised output: each one compiled graph for eager CPU tensors
-    moments = _offered("batch_moments", lambda v: _moments(v, axes), x, (), (axes,))
+    moments = offer_or_run("batch_moments", lambda v: _moments(v, axes), x, (), (axes,))
     mean, var = getitem(moments, 0), getitem(moments, 1)
-    y = _offered("batch_norm_apply", lambda v, m, w, b: _normalise(v, getitem(m, 0), getitem(m, 1), eps, w, b), x,
+    y = offer_or_run("batch_norm_apply", lambda v, m, w, b: _normalise(v, getitem(m, 0), getitem(m, 1), eps, w, b), x,
                  (moments, weight, bias), (float(eps),))
     new_mean = new_var = None
     if running_mean is not None and running_var is not None:
@@ -145,7 +130,7 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
         return batch_norm_train(x, None, None, weight, bias, momentum, eps).output
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: running_mean and running_var are needed in evaluation mode")
-    return _offered("batch_norm_eval", lambda v, m, r, w, b: _normalise(v, _channel_view(m, v), _channel_view(r, v),
+    return offer_or_run("batch_norm_eval", lambda v, m, r, w, b: _normalise(v, _channel_view(m, v), _channel_view(r, v),
                                                                       eps, w, b),
                     x, (running_mean, running_var, weight, bias), (float(eps),))
 
@@ -155,7 +140,7 @@ def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None
     c = x.shape[1]
     if c % num_groups:
         raise ValueError(f"group_norm: num_groups={num_groups} must divide the {c} channels of {fmt(x.shape)}")
-    return _offered("group_norm", lambda v, w, b: _group_norm(v, num_groups, eps, w, b), x, (weight, bias),
+    return offer_or_run("group_norm", lambda v, w, b: _group_norm(v, num_groups, eps, w, b), x, (weight, bias),
                     (num_groups, float(eps)))
 
 
@@ -178,7 +163,7 @@ def instance_norm(input: Any, weight: Any = None, bias: Any = None, eps: float =
         centred = E.sub(v, mu)
         var = R.mean(E.mul(centred, centred), axes, keepdim=True)
         return _affine(E.mul(centred, E.rsqrt(E.add(var, eps))), v, w, b)
-    return _offered("instance_norm", instance, x, (weight, bias), (axes, float(eps)))
+    return offer_or_run("instance_norm", instance, x, (weight, bias), (axes, float(eps)))
 
 
 def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Any:
