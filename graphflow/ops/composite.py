@@ -22,10 +22,11 @@ def offer(name: str, fn: Callable[..., Any], inputs: tuple, static: tuple, min_e
     return None if hook is None else hook(name, fn, inputs, static, min_elements)
 
 
-def offer_or_run(name: str, fn: Callable[..., Any], x: Any, optional: tuple, static: tuple) -> Any:
+def offer_or_run(name: str, fn: Callable[..., Any], x: Any, optional: tuple, static: tuple,
+                 min_elements: int = 0) -> Any:
     """fn(x, *optional), where optional values may be None, offered whole to x's handler (eager CPU
-    tensors: one compiled graph, a pass or two over memory instead of one per op), else computed
-    op by op. `static` holds every other value fn closes over."""
+    tensors with more than `min_elements` elements: one compiled graph, a pass or two over memory
+    instead of one per op), else computed op by op. `static` holds every other value fn closes over."""
     from graphflow.ops.values import as_value
 
     has = tuple(v is not None for v in optional)
@@ -34,5 +35,5 @@ def offer_or_run(name: str, fn: Callable[..., Any], x: Any, optional: tuple, sta
     def whole(v: Any, *values: Any) -> Any:
         it = iter(values)
         return fn(v, *(next(it) if h else None for h in has))
-    out = offer(name, whole, (x, *present), static + (has,))
+    out = offer(name, whole, (x, *present), static + (has,), min_elements)
     return out if out is not None else whole(x, *present)

@@ -26,7 +26,7 @@ from graphflow.backends.llvm.emit import (
 )
 from graphflow.backends.llvm.evaluator import Evaluator
 from graphflow.backends.llvm.indexing import Aff, Index, Var
-from graphflow.backends.llvm.lowering import ERR_INDEX, TABLE, Ctx, reduction
+from graphflow.backends.llvm.lowering import ARG_REDUCTIONS, ERR_INDEX, TABLE, Ctx, arg_reduction, reduction
 from graphflow.backends.llvm.plan import (
     CALLBACK,
     EW,
@@ -39,6 +39,7 @@ from graphflow.backends.llvm.plan import (
     _is_transpose,
     is_ancestor,
     numel,
+    reduced_axes,
 )
 from graphflow.ir.graph import Node
 
@@ -250,7 +251,7 @@ class ModuleBuilder:
     def _reduce(self, b, ev: Evaluator, unit: Unit, lo, hi, ptrs) -> int:
         red0 = unit.reds[0]
         shape = red0.inputs[0].shape
-        axes = tuple(range(len(shape))) if red0.attrs["axes"] is None else tuple(red0.attrs["axes"])
+        axes = reduced_axes(red0)
         kept = [p for p in range(len(shape)) if p not in axes]
         kept_size = numel([shape[p] for p in kept])
         full_size = numel(shape)
@@ -281,15 +282,27 @@ class ModuleBuilder:
             ev.push()
             totals = {}
             for r in unit.reds:
-                acc_t, ident, combine = reduction(r.op.name, r.dtype)
+                if r.op.name in ARG_REDUCTIONS:  # {best value, its index within the reduced axes}
+                    _, ident, step = arg_reduction(r.op.name, r.inputs[0].dtype)
+                    strides = {p: numel([shape[q] for q in axes[k + 1:]]) for k, p in enumerate(axes)}
 
-                def leaf(d, acc, r=r, combine=combine):
-                    full = Index(shape, dims=[d[p] for p in range(len(shape))])
-                    v = ev.value(r.inputs[0], full)
-                    if r.id in stash:  # keep the value for the output pass (read back from cache)
-                        self._store(b, ptrs, stash[r.id], full.lin(), v)
-                    return combine(b, acc, v)
-                total = inner(0, dims, leaf, ident)
+                    def leaf(d, acc, r=r, step=step, strides=strides):
+                        v = ev.value(r.inputs[0], Index(shape, dims=[d[p] for p in range(len(shape))]))
+                        pos = Aff()
+                        for p, st in strides.items():
+                            pos = pos + d[p].scale(st)
+                        return step(b, acc, v, pos.emit(b))
+                    total = b.extract_value(inner(0, dims, leaf, ident), 1)
+                else:
+                    acc_t, ident, combine = reduction(r.op.name, r.dtype)
+
+                    def leaf(d, acc, r=r, combine=combine):
+                        full = Index(shape, dims=[d[p] for p in range(len(shape))])
+                        v = ev.value(r.inputs[0], full)
+                        if r.id in stash:  # keep the value for the output pass (read back from cache)
+                            self._store(b, ptrs, stash[r.id], full.lin(), v)
+                        return combine(b, acc, v)
+                    total = inner(0, dims, leaf, ident)
                 totals[r.id] = total
                 if r.attrs["keepdims"]:
                     rdims = [dims[p] if p in dims else Aff() for p in range(len(shape))]

@@ -306,7 +306,39 @@ def reduction(name: str, d: DType) -> tuple[ir.Type, ir.Constant, Callable]:
     return t, const(t, ident), comb
 
 
-REDUCTIONS = ("reduce_sum", "reduce_prod", "reduce_max", "reduce_min")
+REDUCTIONS = ("reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "argmax", "argmin")
+ARG_REDUCTIONS = ("argmax", "argmin")
+
+
+def arg_reduction(name: str, d: DType) -> tuple[ir.Type, ir.Constant, Callable]:
+    """(accumulator type {value, index}, identity, step(b, acc, value, index)) of argmax/argmin
+    over dtype `d`, as NumPy: the first extreme wins, and NaN counts as the extreme (the first NaN)."""
+    t = compute_type(d)
+    is_max = name == "argmax"
+    pair = ir.LiteralStructType([t, I64])
+    if d.kind == "f":
+        start = _fc(t, -math.inf if is_max else math.inf)
+    elif d.kind == "b":
+        start = const(I1, 0 if is_max else 1)
+    else:
+        w = t.width
+        signed = d.kind == "i"
+        lo, hi = (-(1 << (w - 1)), (1 << (w - 1)) - 1) if signed else (0, (1 << w) - 1)
+        start = const(t, lo if is_max else hi)
+
+    def step(b: ir.IRBuilder, acc: ir.Value, v: ir.Value, i: ir.Value) -> ir.Value:
+        best = b.extract_value(acc, 0)
+        if d.kind == "f":
+            take = b.fcmp_ordered(">" if is_max else "<", v, best)
+            first_nan = b.and_(b.fcmp_unordered("uno", v, v), b.fcmp_ordered("ord", best, best))
+            take = b.or_(take, first_nan)
+        elif d.kind == "i":
+            take = b.icmp_signed(">" if is_max else "<", v, best)
+        else:
+            take = b.icmp_unsigned(">" if is_max else "<", v, best)
+        out = b.insert_value(acc, b.select(take, v, best), 0)
+        return b.insert_value(out, b.select(take, i, b.extract_value(acc, 1)), 1)
+    return pair, ir.Constant(pair, [start, const(I64, 0)]), step
 
 # ops the kernel emitters implement as index maths (no per-element arithmetic of their own)
 INDEX_OPS = frozenset({"reshape", "broadcast_to", "permute", "slice", "pad", "concat", "flip", "iota",
@@ -317,8 +349,6 @@ SPECIAL = frozenset({"matmul", "assign", "scatter_add"})
 SOURCES = frozenset({"input", "constant", "variable", "sym_size"})
 # ops (or op/kind pairs) run by the NumPy reference inside the compiled program, through a callback
 FALLBACK = {
-    "argmax": "arg-reductions are run by the NumPy reference",
-    "argmin": "arg-reductions are run by the NumPy reference",
     ("pow", SIGNED): "integer pow (negative exponents raise) is run by the NumPy reference",
     ("pow", UNSIGNED): "integer pow is run by the NumPy reference",
 }

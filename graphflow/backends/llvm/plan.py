@@ -308,11 +308,11 @@ _ROW_OPS = frozenset({"reshape", "broadcast_to", "assign"})
 
 def _reduce_unit(nodes: list[Node], needed: list[Node], reds: list[Node]) -> Unit:
     shape = reds[0].inputs[0].shape
-    axes = _axes(reds[0])
+    axes = reduced_axes(reds[0])
     for r in reds:
         if r.op.name not in ("reduce_sum", "reduce_prod", "reduce_max", "reduce_min"):
             raise _Split
-        if r.inputs[0].shape != shape or _axes(r) != axes:
+        if r.inputs[0].shape != shape or reduced_axes(r) != axes:
             raise _Split
     for n in nodes:
         if n.op.category not in ("elementwise", "reduce") and n.op.name not in _ROW_OPS:
@@ -333,7 +333,7 @@ def _merge_rows(units: list[Unit], users: dict[int, set[int]], output_ids: set[i
         prev = out[-1] if out else None
         if (prev is not None and prev.kind == REDUCE and u.kind == REDUCE
                 and prev.reds[0].inputs[0].shape == u.reds[0].inputs[0].shape
-                and _axes(prev.reds[0]) == _axes(u.reds[0])
+                and reduced_axes(prev.reds[0]) == reduced_axes(u.reds[0])
                 and any(r.id in {o.id for o in prev.outputs} for r in u.reads())):
             own = {n.id for n in prev.nodes} | {n.id for n in u.nodes}
             keep = [o for o in prev.outputs if o.id in output_ids or o.op.name == "assign"
@@ -344,6 +344,11 @@ def _merge_rows(units: list[Unit], users: dict[int, set[int]], output_ids: set[i
     return out
 
 
-def _axes(r: Node) -> tuple[int, ...]:
+def reduced_axes(r: Node) -> tuple[int, ...]:
+    """The axes reduction `r` runs over: `axes` (None: all), or an arg-reduction's one `axis`."""
+    ndim = len(r.inputs[0].shape)
+    if "axis" in r.attrs:
+        a = r.attrs["axis"]
+        return tuple(range(ndim)) if a is None else (a % ndim,)
     ax = r.attrs["axes"]
-    return tuple(range(len(r.inputs[0].shape))) if ax is None else tuple(ax)
+    return tuple(range(ndim)) if ax is None else tuple(ax)

@@ -9,7 +9,7 @@ from typing import Any
 from graphflow.ir.dtypes import DType
 from graphflow.ops import elementwise as E
 from graphflow.ops import reductions as R
-from graphflow.ops.composite import offer
+from graphflow.ops.composite import offer, offer_or_run
 from graphflow.ops.values import as_value
 
 __all__ = ["relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "sigmoid", "tanh",
@@ -41,6 +41,9 @@ def elu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Any:
     return E.where(E.gt(x, 0), x, E.mul(E.expm1(x), alpha))
 
 
+# activations of several ops run whole (one compiled graph) in eager mode above this many elements,
+# as relu does: below, the op-by-op NumPy path costs less than a compiled call
+ELEMENTWISE_WHOLE = 4096
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
@@ -57,23 +60,26 @@ def celu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Any:
 def gelu(input: Any, approximate: str = "none") -> Any:
     """x * Phi(x): exact through erf (approximate='none'), or the tanh approximation ('tanh')."""
     x = as_value(input)
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return offer_or_run("gelu", lambda v: _gelu(v, approximate), x, (), (approximate,), ELEMENTWISE_WHOLE)
+
+
+def _gelu(x: Any, approximate: str) -> Any:
     if approximate == "none":
         return E.mul(E.mul(x, 0.5), E.add(E.erf(E.mul(x, 1.0 / math.sqrt(2.0))), 1.0))
-    if approximate == "tanh":
-        inner = E.mul(E.add(x, E.mul(E.mul(E.mul(x, x), x), 0.044715)), math.sqrt(2.0 / math.pi))
-        return E.mul(E.mul(x, 0.5), E.add(E.tanh(inner), 1.0))
-    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    inner = E.mul(E.add(x, E.mul(E.mul(E.mul(x, x), x), 0.044715)), math.sqrt(2.0 / math.pi))
+    return E.mul(E.mul(x, 0.5), E.add(E.tanh(inner), 1.0))
 
 
 def silu(input: Any, inplace: bool = False) -> Any:
     """x * sigmoid(x) (also called swish)."""
-    x = as_value(input)
-    return E.mul(x, E.sigmoid(x))
+    return offer_or_run("silu", lambda v: E.mul(v, E.sigmoid(v)), as_value(input), (), (), ELEMENTWISE_WHOLE)
 
 
 def mish(input: Any, inplace: bool = False) -> Any:
-    x = as_value(input)
-    return E.mul(x, E.tanh(E.softplus(x)))
+    return offer_or_run("mish", lambda v: E.mul(v, E.tanh(E.softplus(v))), as_value(input), (), (),
+                        ELEMENTWISE_WHOLE)
 
 
 def sigmoid(input: Any) -> Any:

@@ -170,14 +170,16 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     x, unbatched = _as_batched(as_value(input), "max_pool2d")
     k, s, p, d, out, extra = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
     fill = float("-inf") if x.dtype.kind == "f" else np.iinfo(x.dtype.np).min
-    xp = x
-    if any(p) or any(extra):
-        from graphflow.ir.bind import bind
 
-        xp = bind("pad", x, widths=((0, 0), (0, 0), (p[0], p[0] + extra[0]), (p[1], p[1] + extra[1])),
-                  value=float(fill))
-    cols = _windows(xp, k, s, d, out)
-    y = R.max(cols, 2).values
+    def pool(x: Any) -> Any:
+        xp = x
+        if any(p) or any(extra):
+            from graphflow.ir.bind import bind
+
+            xp = bind("pad", x, widths=((0, 0), (0, 0), (p[0], p[0] + extra[0]), (p[1], p[1] + extra[1])),
+                      value=float(fill))
+        return R.max(_windows(xp, k, s, d, out), 2).values
+    y = offer_or_run("max_pool2d", pool, x, (), (k, s, p, d, out, extra))
     return reshape(y, tuple(y.shape[1:])) if unbatched else y
 
 
@@ -186,14 +188,17 @@ def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     """Mean over kh*kw windows (torch.nn.functional.avg_pool2d's divisor rules)."""
     x, unbatched = _as_batched(as_value(input), "avg_pool2d")
     k, s, p, d, out, extra = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
-    xp = pad(x, (p[1], p[1] + extra[1], p[0], p[0] + extra[0])) if any(p) or any(extra) else x
-    total = R.sum(_windows(xp, k, s, d, out), 2)
-    if divisor_override:
-        divisor: Any = float(divisor_override)
-    else:
-        divisor = B.constant(_avg_divisors(tuple(x.shape[2:]), k, s, p, out, count_include_pad),
-                             x.dtype, like=x)
-    y = E.div(total, divisor)
+
+    def pool(x: Any) -> Any:
+        xp = pad(x, (p[1], p[1] + extra[1], p[0], p[0] + extra[0])) if any(p) or any(extra) else x
+        total = R.sum(_windows(xp, k, s, d, out), 2)
+        if divisor_override:
+            divisor: Any = float(divisor_override)
+        else:
+            divisor = B.constant(_avg_divisors(tuple(x.shape[2:]), k, s, p, out, count_include_pad),
+                                 x.dtype, like=x)
+        return E.div(total, divisor)
+    y = offer_or_run("avg_pool2d", pool, x, (), (k, s, p, d, out, extra, bool(count_include_pad), divisor_override))
     return reshape(y, tuple(y.shape[1:])) if unbatched else y
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from graphflow.ir.bind import bind, handler_of
 from graphflow.ir.dtypes import int64
 from graphflow.ops import elementwise as E
+from graphflow.ops.composite import offer
 from graphflow.ops.values import as_value, cast, is_value
 
 __all__ = ["dropout", "dropout1d", "dropout2d", "alpha_dropout", "random_key", "uniform"]
@@ -59,10 +60,15 @@ def _keep_scaled(x: Any, p: float, mask_shape: tuple, key: Any, generator: Any) 
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if p == 1.0:
         return E.mul(x, 0.0)
-    u = uniform(x, mask_shape, x.dtype, key, generator)
-    keep = E.ge(u, p)
-    # inverted dropout: survivors are scaled by 1/(1-p) so the expectation is unchanged
-    return E.where(keep, E.mul(x, 1.0 / (1.0 - p)), 0.0)
+    k = random_key(x, key, generator)
+
+    def drop(v: Any, k: Any) -> Any:
+        keep = E.ge(bind("random_uniform", k, shape=mask_shape, dtype=v.dtype), p)
+        # inverted dropout: survivors are scaled by 1/(1-p) so the expectation is unchanged
+        return E.where(keep, E.mul(v, 1.0 / (1.0 - p)), 0.0)
+    # eager CPU tensors run it as one compiled graph: the counter-based draw is native code there
+    out = offer("dropout", drop, (x, k), (float(p), tuple(mask_shape)))
+    return out if out is not None else drop(x, k)
 
 
 def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False, *, key: Any = None,
