@@ -274,3 +274,53 @@ def test_conv2d_runs_whole_and_matches_primitives(stride, padding, dilation, gro
     assert "conv2d" in {k[0] for k in composite._CACHE}
     for got, want in zip(*runs):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def _whole_and_op_by_op(fn, arrays):
+    """[output, grads...] of fn on fresh tensors, run whole (composite) and op by op."""
+    runs = []
+    for whole in (True, False):
+        ts = [gf.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
+        saved = composite.run
+        if not whole:
+            composite.run = lambda *args: None
+        try:
+            y = fn(*ts)
+        finally:
+            composite.run = saved
+        seed = np.linspace(-1, 1, y.numel(), dtype=np.float32).reshape(tuple(y.shape))
+        (y * gf.tensor(seed)).sum().backward()
+        runs.append([y.detach().numpy()] + [t.grad.numpy() for t in ts if t.requires_grad])
+    return runs
+
+
+@pytest.mark.parametrize("name,fn,shape", [
+    ("gelu", lambda x: F.gelu(x), (70, 80)),
+    ("gelu", lambda x: F.gelu(x, approximate="tanh"), (70, 80)),
+    ("silu", F.silu, (5000,)),
+    ("mish", F.mish, (64, 70)),
+    ("max_pool2d", lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True), (2, 3, 9, 8)),
+    ("max_pool2d", lambda x: F.max_pool2d(x, 2), (2, 3, 8, 8)),
+    ("avg_pool2d", lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False), (2, 3, 9, 8)),
+    ("dropout", lambda x: F.dropout(x, 0.3, key=1234), (40, 130)),
+])
+def test_activations_pools_and_dropout_run_whole_and_match_primitives(name, fn, shape):
+    a = np.random.default_rng(15).standard_normal(shape).astype(np.float32)
+    got, want = _whole_and_op_by_op(fn, [a])
+    assert name in {k[0] for k in composite._CACHE}
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6)
+
+
+def test_dropout_whole_keeps_the_op_by_op_draws_and_the_expectation():
+    x = gf.ones(256, 256)
+    gf.manual_seed(3)
+    a = F.dropout(x, 0.25).numpy()
+    saved, composite.run = composite.run, lambda *args: None
+    try:
+        gf.manual_seed(3)
+        b = F.dropout(x, 0.25).numpy()
+    finally:
+        composite.run = saved
+    np.testing.assert_array_equal(a, b)
+    assert set(np.unique(a)) <= {0.0, np.float32(1 / 0.75)} and abs((a == 0).mean() - 0.25) < 0.01
