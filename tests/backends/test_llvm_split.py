@@ -81,24 +81,35 @@ def test_split_module_gives_the_same_values(jobs, monkeypatch, tmp_path):
     assert len(jit.unpack(blob)) == (1 if jobs == "1" else int(jobs))
 
 
-def test_failing_child_leaves_its_module_to_the_parent(monkeypatch, tmp_path):
+def _children_do(monkeypatch, tmp_path, in_child) -> None:
+    """Two compile jobs, where a forked child runs `in_child()` before compiling its module."""
     from graphflow.backends.llvm import jit
 
     _fresh(monkeypatch, tmp_path, GRAPHFLOW_COMPILE_JOBS="2")
     parent = os.getpid()
     real = jit._compile
 
-    def broken_in_children(*args):
+    def compile_(*args):
         if os.getpid() != parent:
-            raise RuntimeError("a child that fails")
+            in_child()
         return real(*args)
 
-    monkeypatch.setattr(jit, "_compile", broken_in_children)
-    g = _graph(0.75)
+    monkeypatch.setattr(jit, "_compile", compile_)
+
+
+def _matches_reference(g) -> None:
     got = get_backend("llvm").compile(g).run(_feeds())
     want = get_backend("numpy").compile(g).run(_feeds())
     for w, o in zip(want, got):
         np.testing.assert_allclose(o, w, rtol=2e-5, atol=1e-6)
+
+
+def test_failing_child_leaves_its_module_to_the_parent(monkeypatch, tmp_path):
+    def fail():
+        raise RuntimeError("a child that fails")
+
+    _children_do(monkeypatch, tmp_path, fail)
+    _matches_reference(_graph(0.75))
 
 
 def test_stuck_child_is_killed_and_its_module_compiled_here(monkeypatch, tmp_path):
@@ -106,24 +117,11 @@ def test_stuck_child_is_killed_and_its_module_compiled_here(monkeypatch, tmp_pat
 
     from graphflow.backends.llvm import jit
 
-    _fresh(monkeypatch, tmp_path, GRAPHFLOW_COMPILE_JOBS="2")
-    parent = os.getpid()
-    real = jit._compile
-
-    def stuck_in_children(*args):
-        if os.getpid() != parent:
-            time.sleep(60)  # as a child that inherited a held lock would wait
-        return real(*args)
-
-    monkeypatch.setattr(jit, "_compile", stuck_in_children)
+    _children_do(monkeypatch, tmp_path, lambda: time.sleep(60))  # as a child that inherited a held lock
     monkeypatch.setattr(jit, "CHILD_TIMEOUT_S", 1.0)
-    g = _graph(1.5)
     start = time.monotonic()
-    got = get_backend("llvm").compile(g).run(_feeds())
+    _matches_reference(_graph(1.5))
     assert time.monotonic() - start < 30
-    want = get_backend("numpy").compile(g).run(_feeds())
-    for w, o in zip(want, got):
-        np.testing.assert_allclose(o, w, rtol=2e-5, atol=1e-6)
 
 
 def test_without_fork_the_parts_compile_here(monkeypatch, tmp_path):
@@ -131,11 +129,7 @@ def test_without_fork_the_parts_compile_here(monkeypatch, tmp_path):
 
     _fresh(monkeypatch, tmp_path, GRAPHFLOW_COMPILE_JOBS="2")
     monkeypatch.setattr(jit, "_can_fork", lambda: False)
-    g = _graph(1.25)
-    got = get_backend("llvm").compile(g).run(_feeds())
-    want = get_backend("numpy").compile(g).run(_feeds())
-    for w, o in zip(want, got):
-        np.testing.assert_allclose(o, w, rtol=2e-5, atol=1e-6)
+    _matches_reference(_graph(1.25))
 
 
 def test_pack_round_trip_and_plain_objects():
