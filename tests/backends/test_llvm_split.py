@@ -69,12 +69,7 @@ def test_split_module_gives_the_same_values(jobs, monkeypatch, tmp_path):
     from graphflow.backends.llvm import jit
 
     _fresh(monkeypatch, tmp_path / jobs, GRAPHFLOW_COMPILE_JOBS=jobs)
-    g = _graph(0.5)
-    want = get_backend("numpy").compile(g).run(_feeds())
-    ex = get_backend("llvm").compile(g)
-    got = ex.run(_feeds())
-    for w, o in zip(want, got):
-        np.testing.assert_allclose(o, w, rtol=2e-5, atol=1e-6)
+    ex = _matches_reference(_graph(0.5))
     from graphflow.backends.llvm import cache
 
     blob = cache.get(ex.key)
@@ -97,11 +92,14 @@ def _children_do(monkeypatch, tmp_path, in_child) -> None:
     monkeypatch.setattr(jit, "_compile", compile_)
 
 
-def _matches_reference(g) -> None:
-    got = get_backend("llvm").compile(g).run(_feeds())
+def _matches_reference(g):
+    """The llvm executable of `g`, after checking its values against the NumPy reference."""
+    ex = get_backend("llvm").compile(g)
+    got = ex.run(_feeds())
     want = get_backend("numpy").compile(g).run(_feeds())
     for w, o in zip(want, got):
         np.testing.assert_allclose(o, w, rtol=2e-5, atol=1e-6)
+    return ex
 
 
 def test_failing_child_leaves_its_module_to_the_parent(monkeypatch, tmp_path):
