@@ -27,19 +27,24 @@ def layer_norm(input: Any, normalized_shape: int | Sequence[int], weight: Any = 
         raise ValueError(f"layer_norm: input of shape {fmt(x.shape)} does not end with normalized_shape {fmt(shape)}")
     axes = tuple(range(x.ndim - k, x.ndim))
     return offer_or_run("layer_norm", lambda v, w, b: _layer_norm(v, axes, eps, w, b), x, (weight, bias),
-                    (axes, float(eps)))
+                        (axes, float(eps)))
 
 
 def _layer_norm(x: Any, axes: tuple[int, ...], eps: float, weight: Any, bias: Any) -> Any:
-    mu = R.mean(x, axes, keepdim=True)
-    centred = E.sub(x, mu)
-    var = R.mean(E.mul(centred, centred), axes, keepdim=True)
-    y = E.mul(centred, E.rsqrt(E.add(var, eps)))
+    y = _standardise(x, axes, eps)
     if weight is not None:
         y = E.mul(y, weight)
     if bias is not None:
         y = E.add(y, bias)
     return y
+
+
+def _standardise(x: Any, axes: Any, eps: float) -> Any:
+    """(x - mean) / sqrt(biased variance + eps) over `axes` (the layer, group and instance norms)."""
+    mu = R.mean(x, axes, keepdim=True)
+    centred = E.sub(x, mu)
+    var = R.mean(E.mul(centred, centred), axes, keepdim=True)
+    return E.mul(centred, E.rsqrt(E.add(var, eps)))
 
 
 def _channel_view(v: Any, x: Any) -> Any:
@@ -73,8 +78,8 @@ def batch_norm_train(input: Any, running_mean: Any = None, running_var: Any = No
     # the batch moments, then the normalised output: each one compiled graph for eager CPU tensors
     moments = offer_or_run("batch_moments", lambda v: _moments(v, axes), x, (), (axes,))
     mean, var = getitem(moments, 0), getitem(moments, 1)
-    y = offer_or_run("batch_norm_apply", lambda v, m, w, b: _normalise(v, getitem(m, 0), getitem(m, 1), eps, w, b), x,
-                 (moments, weight, bias), (float(eps),))
+    y = offer_or_run("batch_norm_apply", lambda v, m, w, b: _normalise(v, getitem(m, 0), getitem(m, 1), eps, w, b),
+                     x, (moments, weight, bias), (float(eps),))
     new_mean = new_var = None
     if running_mean is not None and running_var is not None:
         flat_mean = reshape(mean, (x.shape[1],))
@@ -130,9 +135,9 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
         return batch_norm_train(x, None, None, weight, bias, momentum, eps).output
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: running_mean and running_var are needed in evaluation mode")
-    return offer_or_run("batch_norm_eval", lambda v, m, r, w, b: _normalise(v, _channel_view(m, v), _channel_view(r, v),
-                                                                      eps, w, b),
-                    x, (running_mean, running_var, weight, bias), (float(eps),))
+    def evaluate(v: Any, m: Any, r: Any, w: Any, b: Any) -> Any:
+        return _normalise(v, _channel_view(m, v), _channel_view(r, v), eps, w, b)
+    return offer_or_run("batch_norm_eval", evaluate, x, (running_mean, running_var, weight, bias), (float(eps),))
 
 
 def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Any:
@@ -141,16 +146,12 @@ def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None
     if c % num_groups:
         raise ValueError(f"group_norm: num_groups={num_groups} must divide the {c} channels of {fmt(x.shape)}")
     return offer_or_run("group_norm", lambda v, w, b: _group_norm(v, num_groups, eps, w, b), x, (weight, bias),
-                    (num_groups, float(eps)))
+                        (num_groups, float(eps)))
 
 
 def _group_norm(x: Any, num_groups: int, eps: float, weight: Any, bias: Any) -> Any:
-    g = reshape(x, (x.shape[0], num_groups, -1))
-    mu = R.mean(g, 2, keepdim=True)
-    centred = E.sub(g, mu)
-    var = R.mean(E.mul(centred, centred), 2, keepdim=True)
-    y = reshape(E.mul(centred, E.rsqrt(E.add(var, eps))), tuple(x.shape))
-    return _affine(y, x, weight, bias)
+    y = _standardise(reshape(x, (x.shape[0], num_groups, -1)), 2, eps)
+    return _affine(reshape(y, tuple(x.shape)), x, weight, bias)
 
 
 def instance_norm(input: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Any:
@@ -159,10 +160,7 @@ def instance_norm(input: Any, weight: Any = None, bias: Any = None, eps: float =
     axes = tuple(range(2, x.ndim))
 
     def instance(v: Any, w: Any, b: Any) -> Any:
-        mu = R.mean(v, axes, keepdim=True)
-        centred = E.sub(v, mu)
-        var = R.mean(E.mul(centred, centred), axes, keepdim=True)
-        return _affine(E.mul(centred, E.rsqrt(E.add(var, eps))), v, w, b)
+        return _affine(_standardise(v, axes, eps), v, w, b)
     return offer_or_run("instance_norm", instance, x, (weight, bias), (axes, float(eps)))
 
 
