@@ -506,11 +506,26 @@ def main(argv: list[str] | None = None) -> None:
                 print(line)
         if isinstance(measured.get("numpy", (None, None))[1], float):
             print(f"  (NumPy here / NumPy in the issue: {measured['numpy'][1] / ISSUE_NUMPY[name]:.2f}x: machine load)")
+        if name == "gemm":
+            print(_peak_line(measured))
     if "mlp" in names:
         cold, warm = compile_times(3 if not args.quick else 1)
         print(f"\nMLP step first call: cold {cold:.3f} s (target <= {COMPILE_TARGETS[0]} s: "
               f"{_verdict(cold <= COMPILE_TARGETS[0])}), warm disk cache {warm:.3f} s "
               f"(target <= {COMPILE_TARGETS[1]} s: {_verdict(warm <= COMPILE_TARGETS[1])})")
+
+
+def _peak_line(measured: dict[str, tuple]) -> str:
+    """The machine's measured FMA peak beside the GEMM rows: the fraction of it each reaches (the
+    best BLAS libraries reach about 90% of it; the target's share shows how close to the
+    ceiling it sits on this machine)."""
+    from benchmarks import fma_peak
+
+    peak = fma_peak.measure(seconds=0.3, rounds=3)["all_cores"]
+    shares = ", ".join(f"{k} {2 * GEMM ** 3 / t / 1e9 / peak:.0%}" for k, (_, t) in measured.items()
+                       if isinstance(t, float) and t)
+    return (f"  (FMA peak of this machine's cores: {peak:.0f} GFLOP/s; the target {TARGETS['gemm'][0]:.0f} is "
+            f"{TARGETS['gemm'][0] / peak:.0%} of it; {shares})")
 
 
 def _measure(rows: dict[str, Callable[[], object] | None], rounds: int) -> dict[str, tuple]:

@@ -125,3 +125,33 @@ def test_mlp_first_step_loss_check_on_graphflow_rows():
     off = ck.mlp_loss_check({**first, "numpy": ck._loss(first["numpy"]) * (1 + 3e-4)})
     assert len(off) == 1 and off[0].startswith("  WARNING: numpy: first-step loss")
     assert ck.mlp_loss_check({**first, "numpy": ck._loss(first["numpy"]) * (1 + 3e-5)}) == []
+
+
+@needs_llvm
+def test_fma_peak_probe_measures_a_finite_rate_and_sums_its_chains():
+    import ctypes
+
+    from benchmarks import fma_peak
+
+    fn = fma_peak._kernel()
+    io = (ctypes.c_float * fma_peak.LANES)(1.0, 0.5)
+    fn(2, ctypes.addressof(io))  # each chain c -> c * 1 + 0.5, 2 trips x UNROLL steps
+    steps = 2 * fma_peak.UNROLL
+    want = sum(c + 1 + 0.5 * steps for c in range(fma_peak.CHAINS))
+    assert list(io) == [want] * fma_peak.LANES
+    peak = fma_peak.measure(seconds=0.005, rounds=1)
+    assert 0 < peak["one_thread"] < float("inf") and 0 < peak["all_cores"] < float("inf")
+
+
+@needs_llvm
+def test_gemm_report_names_the_share_of_the_peak(monkeypatch):
+    from benchmarks import cpu_kernels as ck
+    from benchmarks import fma_peak
+
+    monkeypatch.setattr(fma_peak, "measure", lambda seconds, rounds: {"cores": 2, "one_thread": 100.0,
+                                                                      "all_cores": 200.0})
+    t = 2 * ck.GEMM ** 3 / 150e9  # 150 GFLOP/s
+    line = ck._peak_line({"graphflow compiled": (None, t), "numpy": (None, "failed: x"), "jax.jit": (None, None)})
+    assert "FMA peak of this machine's cores: 200 GFLOP/s" in line
+    assert "the target 181 is 90% of it" in line and "graphflow compiled 75%" in line
+    assert "numpy" not in line and "jax" not in line
