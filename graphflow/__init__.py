@@ -32,8 +32,10 @@ from graphflow.eager import *  # noqa: E402,F401,F403
 from graphflow.eager import __all__ as _eager_all  # noqa: E402
 # gf.exp, gf.matmul, gf.where, gf.cat, gf.softmax, gf.sum, ... (the functional layer's public names)
 from graphflow.ops.elementwise import *  # noqa: E402,F401,F403
+from graphflow.ops.gathering import *  # noqa: E402,F401,F403
 from graphflow.ops.linalg import *  # noqa: E402,F401,F403
 from graphflow.ops.reductions import *  # noqa: E402,F401,F403
+from graphflow.ops.scattering import *  # noqa: E402,F401,F403
 from graphflow.ops.shape import *  # noqa: E402,F401,F403
 from graphflow.random import Generator, initial_seed, manual_seed, seed, get_rng_state, set_rng_state  # noqa: E402,F401
 from graphflow import autograd  # noqa: E402,F401

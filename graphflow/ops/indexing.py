@@ -18,7 +18,7 @@ from graphflow.ir.dtypes import bool_, int64
 from graphflow.ir.shapes import broadcast_shapes, fmt
 from graphflow.ops.values import as_value, broadcast_to, cast, is_value
 
-__all__ = ["getitem", "setitem", "concrete_key"]
+__all__ = ["getitem", "setitem", "selection", "keep_last", "place", "concrete_key"]
 
 
 def _concrete(v: Any) -> np.ndarray | None:
@@ -243,13 +243,41 @@ def _advanced(y: Any, adv: list[tuple[int, Any, int]]) -> Any:
     return out
 
 
-def setitem(x: Any, key: Any, value: Any) -> Any:
-    """A copy of x with x[key] replaced by value (broadcast); differentiable in both."""
+def setitem(x: Any, key: Any, value: Any, op: str = "setitem") -> Any:
+    """A copy of x with x[key] replaced by value (broadcast); differentiable in both. `op` names
+    the caller in errors."""
     x = as_value(x)
     shape = tuple(x.shape)
+    sel_f, v_f = keep_last(x, *selection(x, key, value, op))
+    flat = bind("reshape", x, shape=(_numel(shape),))
+    return bind("reshape", place(flat, sel_f, v_f, 0), shape=shape)
+
+
+def keep_last(x: Any, sel_f: Any, v_f: Any) -> tuple[Any, Any]:
+    """(positions, values) with only the last write to each repeated position when the positions
+    are known now (as in NumPy and PyTorch on the CPU); symbolic positions are returned as is."""
+    m = sel_f.shape[0]
+    known = _concrete(sel_f)
+    if known is not None and m:
+        _, last = np.unique(known[::-1], return_index=True)
+        if len(last) != m:
+            keep = np.sort(m - 1 - last).astype(np.int64)
+            return as_value(known[keep], x), bind("gather", v_f, as_value(keep, x), axis=0)
+    return sel_f, v_f
+
+
+def _numel(shape: tuple) -> Any:
     n = 1
     for d in shape:
         n *= d
+    return n
+
+
+def selection(x: Any, key: Any, value: Any, op: str) -> tuple[Any, Any]:
+    """(the flat positions of x[key] in x, `value` cast to x's dtype, broadcast to the selection
+    and flattened alike), both 1-D."""
+    shape = tuple(x.shape)
+    n = _numel(shape)
     lin = B.positions(n, x)
     sel = getitem(bind("reshape", lin, shape=shape), key)
     v = cast(as_value(value, x), x.dtype)
@@ -262,25 +290,19 @@ def setitem(x: Any, key: Any, value: Any) -> Any:
         try:
             v = broadcast_to(v, sel_shape)
         except ValueError:
-            raise ValueError(f"setitem: cannot assign a value of shape {fmt(value.shape if is_value(value) else np.shape(value))}"
+            raise ValueError(f"{op}: cannot assign a value of shape {fmt(value.shape if is_value(value) else np.shape(value))}"
                              f" to a selection of shape {fmt(sel_shape)}") from None
-    m = 1
-    for d in sel_shape:
-        m *= d
-    sel_f = bind("reshape", sel, shape=(m,))
-    v_f = bind("reshape", v, shape=(m,))
-    known = _concrete(sel_f)
-    if known is not None and m:
-        # repeated positions: the last assignment wins (as in NumPy and PyTorch on the CPU)
-        _, last = np.unique(known[::-1], return_index=True)
-        if len(last) != m:
-            keep = np.sort(m - 1 - last).astype(np.int64)
-            sel_f = as_value(known[keep], x)
-            v_f = bind("gather", v_f, as_value(keep, x), axis=0)
-    flat = bind("reshape", x, shape=(n,))
-    hits = bind("scatter_add", B.full((n,), 0, int64, like=x), sel_f, B.full(tuple(sel_f.shape), 1, int64, like=x),
-                axis=0)
+    m = _numel(sel_shape)
+    return bind("reshape", sel, shape=(m,)), bind("reshape", v, shape=(m,))
+
+
+def place(x: Any, index: Any, src: Any, axis: int) -> Any:
+    """x with src written (not added) at index along `axis`: positions index hits take the sum of
+    the src elements sent there, the others keep x. Callers leave one writer per position (or
+    zero the src of the others) to get plain assignment."""
+    hits = bind("scatter_add", B.full(tuple(x.shape), 0, int64, like=x), index,
+                B.full(tuple(index.shape), 1, int64, like=x), axis=axis)
     hit = bind("gt", hits, B.zeros_like(hits))
-    zero = B.full((n,), False if x.dtype is bool_ else 0, x.dtype, like=x)
-    placed = bind("scatter_add", zero, sel_f, v_f, axis=0)
-    return bind("reshape", bind("where", hit, placed, flat), shape=shape)
+    zero = B.full(tuple(x.shape), False if x.dtype is bool_ else 0, x.dtype, like=x)
+    placed = bind("scatter_add", zero, index, src, axis=axis)
+    return bind("where", hit, placed, x)

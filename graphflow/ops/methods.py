@@ -9,8 +9,10 @@ from typing import Any
 
 from graphflow.ir import dtypes as D
 from graphflow.ops import elementwise as E
+from graphflow.ops import gathering as G
 from graphflow.ops import linalg as L
 from graphflow.ops import reductions as R
+from graphflow.ops import scattering as X
 from graphflow.ops import shape as S
 from graphflow.ops.values import cast
 
@@ -277,6 +279,16 @@ class TensorMethods:
         from graphflow.ops.indexing import getitem
 
         return getitem(self, key)
+
+    # gathering and scattering by index tensors (in-place forms: eager Tensor and Tracer)
+    gather = G.gather
+    take_along_dim = G.take_along_dim
+    index_select = G.index_select
+    scatter = X.scatter
+    scatter_add = X.scatter_add
+    masked_fill = X.masked_fill
+    index_put = X.index_put
+    index_add = X.index_add
 
     def __iter__(self):
         if not self.shape:

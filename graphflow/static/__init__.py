@@ -41,6 +41,8 @@ from graphflow.static.ops import (
     exp,
     expand_dims,
     fill,
+    gather,
+    gather_nd,
     gradients,
     group,
     identity,

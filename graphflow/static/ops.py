@@ -13,14 +13,17 @@ from graphflow.ir import source
 from graphflow.ir.dtypes import DType, float32, get_dtype, int64
 from graphflow.ir.graph import Node
 from graphflow.ir.registry import get_op
-from graphflow.ir.shapes import check_shape
+from graphflow.ir.shapes import check_shape, normalize_axis
 from graphflow.ir.symbolic import Sym
 from graphflow.ops import elementwise as E
+from graphflow.ops import gathering as G
 from graphflow.ops import linalg as L
 from graphflow.ops import random as RND
 from graphflow.ops import reductions as R
 from graphflow.ops import shape as S
+from graphflow.ops.indexing import getitem as _getitem
 from graphflow.ops.values import cast as _cast
+from graphflow.ops.values import is_value
 from graphflow.static.graph import Graph, get_default_graph
 from graphflow.static.stable_grad import stable_grad
 from graphflow.static.tensor import Operation, Tensor, as_control
@@ -278,6 +281,51 @@ def argmax(input: Any, axis: int | None = None, output_type: Any = int64, name: 
 
 def argmin(input: Any, axis: int | None = None, output_type: Any = int64, name: str | None = None) -> Tensor:  # noqa: A002
     return _cast(R.argmin(input, 0 if axis is None else axis), get_dtype(output_type))
+
+
+def gather(params: Any, indices: Any, validate_indices: Any = None, axis: int | None = None, batch_dims: int = 0,
+           name: str | None = None) -> Tensor:
+    """tf.gather: slices of `params` along `axis` at `indices` of any shape; the result's shape is
+    params.shape[:axis] + indices.shape + params.shape[axis+1:]. Out-of-range (and negative)
+    indices raise when the graph runs. `index_select` over the flattened indices."""
+    if batch_dims:
+        raise NotImplementedError("gather: batch_dims is not supported")
+    params, idx = _as_tensor(params), _as_tensor(indices)
+    axis = normalize_axis(0 if axis is None else axis, len(params.shape), "gather")
+    flat = S.reshape(idx, (-1,))
+    picked = G.index_select(params, axis, flat)
+    return S.reshape(picked, tuple(params.shape[:axis]) + tuple(idx.shape) + tuple(params.shape[axis + 1:]))
+
+
+def gather_nd(params: Any, indices: Any, name: str | None = None, batch_dims: int = 0) -> Tensor:
+    """tf.gather_nd: indices[..., :k] address the first k dimensions of params; the result's shape
+    is indices.shape[:-1] + params.shape[k:]. Out-of-range (and negative) indices raise when the
+    graph runs: each address becomes one row of params flattened over its first k dimensions."""
+    if batch_dims:
+        raise NotImplementedError("gather_nd: batch_dims is not supported")
+    params, idx = _as_tensor(params), _cast(_as_tensor(indices), int64)
+    if not idx.shape or not isinstance(idx.shape[-1], int) or idx.shape[-1] > len(params.shape):
+        raise ShapeError(f"gather_nd: the last dimension of indices {tuple(idx.shape)} must be a known size at most "
+                         f"the rank of params {tuple(params.shape)}")
+    k = idx.shape[-1]
+    lead, rest = tuple(idx.shape[:-1]), tuple(params.shape[k:])
+    if k == 0:  # every address is the whole of params
+        return S.expand(S.reshape(params, (1,) * len(lead) + rest), lead + rest)
+    linear, bad = None, None
+    for j in range(k):
+        c = _getitem(idx, (Ellipsis, j))
+        size = R.count_of(params, (j,), int64)
+        outside = E.logical_or(E.lt(c, 0), E.ge(c, size))
+        linear = c if linear is None else E.add(E.mul(linear, size), c)
+        bad = outside if bad is None else E.logical_or(bad, outside)
+    # an invalid address reads past the last row, so the gather raises when the graph runs
+    linear = E.where(bad, R.count_of(params, tuple(range(k)), int64), linear)
+    picked = G.index_select(S.reshape(params, (-1,) + rest), 0, S.reshape(linear, (-1,)))
+    return S.reshape(picked, lead + rest)
+
+
+def _as_tensor(x: Any) -> Any:
+    return x if is_value(x) else constant(x)
 
 
 def equal(x: Any, y: Any, name: str | None = None) -> Tensor:

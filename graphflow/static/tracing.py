@@ -27,6 +27,7 @@ from graphflow.ir.registry import OpDef, get_op
 from graphflow.ir.shapes import fmt
 from graphflow.ops import elementwise as E
 from graphflow.ops.methods import TensorMethods
+from graphflow.ops.scattering import INPLACE as SCATTER_INPLACE
 from graphflow.ops.values import cast
 from graphflow.static.stable_grad import stable_grad
 
@@ -180,6 +181,19 @@ class Tracer(TensorMethods):
             if isinstance(a, DType):
                 return cast(self, a)
         return self
+
+
+def _traced_inplace(name: str, fn: Any) -> Any:
+    def method(self: Tracer, *args: Any, **kwargs: Any) -> Tracer:
+        return self._set(fn(self, *args, **kwargs))
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"In place: self = {fn.__name__}(self, *args, **kwargs), as torch.Tensor.{name}."
+    return method
+
+
+for _name, _fn in SCATTER_INPLACE.items():
+    setattr(Tracer, _name, _traced_inplace(_name, _fn))
 
 
 @dataclass
