@@ -34,13 +34,25 @@ BATCH = 64
 LR = 0.01
 
 
-def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 15, min_time: float = 0.2) -> dict[str, float]:
+SETTLE_S = 0.12  # untimed calls at the start of each turn: the previous row's spinning thread pools go quiet
+
+
+def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 15, min_time: float = 0.2,
+                settle_s: float | None = None) -> dict[str, float]:
     """Median seconds of one call of each function, timed in rounds: each round calls every
     function for about min_time / rounds seconds (at least once), starting from a different one
     each round. The machine's speed drifts (other tenants, frequency): timed one after another,
     two rows of one workload can land in different periods and their ratio shows the drift;
     timed in turns, every row samples the same periods. Each function is called once before
-    (a warm-up that also sizes its share)."""
+    (a warm-up that also sizes its share).
+
+    Each turn starts with `settle_s` (`SETTLE_S` by default) of untimed calls of the row. The
+    thread pools of the row before keep spinning or yielding for a while after its last call
+    (NumPy's OpenBLAS for up to ~0.1 s, torch's OpenMP, XLA's pool, graphflow's own), and on two
+    cores they took CPU from the first calls of the next row. Sleeping instead would leave the
+    cores idle, and this virtual machine then runs the next calls slower (measured: every row
+    1.2-1.5x slower after a 0.15 s sleep)."""
+    settle_s = SETTLE_S if settle_s is None else settle_s
     share = min_time / max(rounds, 1)
     times: dict[str, list[float]] = {k: [] for k in fns}
     calls = {}
@@ -52,6 +64,9 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 15, min_time
     for r in range(rounds):
         for k in keys[r % len(keys):] + keys[:r % len(keys)]:
             fn, acc = fns[k], times[k]
+            settled = time.perf_counter() + settle_s
+            while time.perf_counter() < settled:
+                fn()
             for _ in range(calls[k]):
                 t = time.perf_counter()
                 fn()
@@ -521,7 +536,7 @@ def _peak_line(measured: dict[str, tuple]) -> str:
     ceiling it sits on this machine)."""
     from benchmarks import fma_peak
 
-    peak = fma_peak.measure(seconds=0.3, rounds=3)["all_cores"]
+    peak = fma_peak.measure(seconds=0.3, rounds=5)["all_cores"]
     shares = ", ".join(f"{k} {2 * GEMM ** 3 / t / 1e9 / peak:.0%}" for k, (_, t) in measured.items()
                        if isinstance(t, float) and t)
     return (f"  (FMA peak of this machine's cores: {peak:.0f} GFLOP/s; the target {TARGETS['gemm'][0]:.0f} is "
