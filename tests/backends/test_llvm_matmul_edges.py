@@ -178,3 +178,21 @@ def test_linear_step_with_one_output_or_one_row(batch, out):
         np.testing.assert_allclose(lin.weight.grad.numpy(), np.broadcast_to(x.sum(0), (out, 3)), rtol=1e-6)
     finally:
         gf.set_backend(prev)
+
+
+@pytest.mark.parametrize("M, K, N", [(64, 256, 255), (64, 256, 257), (257, 128, 130), (130, 64, 513), (17, 1000, 300)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_eager_matmul_either_side_of_the_pool_threshold(M, K, N, dtype):
+    """Eager products just below and above `EAGER_PARALLEL_MACS` (one call on this thread, or
+    tiles of C over the pool split along the longer of M and N, with a ragged last tile) give
+    the product of every row and column."""
+    from graphflow.backends.llvm.eager import EAGER_PARALLEL_MACS
+
+    rng = np.random.default_rng(M + K + N)
+    a = rng.standard_normal((M, K)).astype(dtype)
+    b = rng.standard_normal((K, N)).astype(dtype)
+    got = get_backend("llvm").run_op(get_op("matmul"), [a, b], Attrs({}), TensorType(get_dtype(dtype), (M, N)))
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    tol = 1e-4 if dtype == "float32" else 1e-10
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+    assert 64 * 256 * 255 < EAGER_PARALLEL_MACS <= 64 * 256 * 257  # the first two shapes straddle it

@@ -74,9 +74,14 @@ ARITH_MIN = 1 << 21
 POW_AS_PRODUCT = {2.0: 2, 3.0: 3}
 _FLOATS = ("float32", "float64")
 # every product takes the native kernel, which runs BLAS single-threaded below
-# `codegen.BLAS_PARALLEL_MACS` (NumPy's matmul lets OpenBLAS start its own threads, which spin
+# `EAGER_PARALLEL_MACS` (NumPy's matmul lets OpenBLAS start its own threads, which spin
 # against this backend's pool and any other process on a small machine: measured 0.1 -> 13 ms)
 MATMUL_MIN_MACS = 1
+# an eager product splits over the pool from this many multiply-adds: four times a compiled
+# graph's `codegen.BLAS_PARALLEL_MACS`, because between eager ops the workers sleep and waking
+# one costs tens of microseconds on a virtual machine (a graph keeps them watching). The MLP
+# step's 64x256 @ 256x128 (2M): 182-198 us median split, 131-152 us on the calling thread.
+EAGER_PARALLEL_MACS = 1 << 22
 # per op, the first input's element count below which `run_op` is exactly the reference (the
 # branches above); ops absent here never take a native kernel in eager mode
 _NATIVE_FROM = {**dict.fromkeys(NATIVE_ELEMENTWISE, TINY), **dict.fromkeys(ARITH, ARITH_MIN), "pow": TINY,
@@ -320,7 +325,7 @@ def _build_matmul(d) -> ir.Module:
     products tiles of C (blocks of the longer of M and N) on the thread pool, as compiled graphs
     do (`codegen.ModuleBuilder._matmul`)."""
     from graphflow.backends.llvm import gemm
-    from graphflow.backends.llvm.codegen import BLAS_BIG_MACS, BLAS_PARALLEL_MACS, TILE_MIN, TILES_PER_THREAD
+    from graphflow.backends.llvm.codegen import BLAS_BIG_MACS, TILE_MIN, TILES_PER_THREAD
 
     mod = ir.Module(name="graphflow_eager")
     mod.triple = jit.triple()
@@ -364,7 +369,7 @@ def _build_matmul(d) -> ir.Module:
     threads = pool.threads()
     per_thread = eb.select(eb.icmp_signed("<", macs, const(I64, BLAS_BIG_MACS)), const(I64, TILES_PER_THREAD),
                            const(I64, 2))
-    wanted = eb.select(eb.icmp_signed("<", macs, const(I64, BLAS_PARALLEL_MACS)), const(I64, 1),
+    wanted = eb.select(eb.icmp_signed("<", macs, const(I64, EAGER_PARALLEL_MACS)), const(I64, 1),
                        eb.mul(per_thread, const(I64, threads)))
     size = eb.sdiv(eb.add(dim, eb.sub(wanted, const(I64, 1))), wanted)
     size = eb.mul(eb.sdiv(eb.add(size, const(I64, TILE_MIN - 1)), const(I64, TILE_MIN)), const(I64, TILE_MIN))
