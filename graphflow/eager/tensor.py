@@ -7,6 +7,7 @@ The no-grad path creates no node and captures no source line."""
 
 from __future__ import annotations
 
+import math
 from sys import getrefcount
 from typing import Any
 
@@ -156,9 +157,10 @@ def _reference_limit(backend: Any, op: OpDef) -> int:
     return limit
 
 
-def _record(op: OpDef, inputs: tuple, attrs: Attrs, out_type: TensorType, t: Tensor, sig_id: int) -> None:
+def _record(op: OpDef, inputs: tuple, attrs: Attrs, out_type: TensorType, t: Tensor, sig_id: int,
+            loc: Any = None) -> None:
     in_nodes = tuple([_node_of(x) for x in inputs])
-    node = TapeNode(op, in_nodes, attrs, out_type, loc=user_loc())
+    node = TapeNode(op, in_nodes, attrs, out_type, loc=loc or user_loc())
     vc = VersionCounter()
     _set(node, "value", t._data)  # the tape's own fields (TapeNode.__setattr__ guards the rest)
     _set(node, "vc", vc)
@@ -348,6 +350,58 @@ def _broadcast_shape(a: tuple, b: tuple) -> tuple | None:
     return shape
 
 
+def _size(shape: tuple, a: np.ndarray, b: np.ndarray) -> int:
+    """Elements of `shape`, the broadcast of a's and b's shapes (usually one of them)."""
+    if shape == a.shape:
+        return a.size
+    return b.size if shape == b.shape else math.prod(shape)
+
+
+def _direct_limit(op: OpDef) -> int:
+    """The output size below which the current CPU backend computes `op` as its reference does."""
+    backend = RUNTIME.backend or cpu_backend()
+    limit = _LIMITS.get((backend, op))
+    return limit if limit is not None else _reference_limit(backend, op)
+
+
+def _broadcast_direct(op: OpDef, fn: Any, x: Tensor, y: Tensor, shape: tuple, reflected: bool) -> Tensor:
+    """x (op) y on CPU tensors of one dtype whose shapes broadcast to `shape`, where the backend
+    would compute the reference anyway: one NumPy call that broadcasts as it reads (the bits of
+    the ufunc over broadcast copies) instead of a `broadcast_to` op and then the op. With a
+    gradient, the tape gets the same two nodes the op-by-op path records, each `broadcast_to`
+    holding a read-only view as its value."""
+    a, b = x._data, y._data
+    out = fn(b, a) if reflected else fn(a, b)
+    if out.__class__ is not np.ndarray:  # 0-d results come back as NumPy scalars
+        out = np.asarray(out)
+    d = x._dtype
+    entry = _entry(op, [d, shape, d, shape])
+    if out.dtype is not entry[1].dtype.np:
+        out = out.astype(entry[1].dtype.np)
+    t = _new(out, entry[1].dtype, None)
+    if (x._rg or y._rg) and GRAD.enabled and entry[1].dtype.kind == "f":
+        loc = user_loc()  # one frame walk for the two or three nodes
+        x = x if a.shape == shape else _broadcast_recorded(x, shape, loc)
+        y = y if b.shape == shape else _broadcast_recorded(y, shape, loc)
+        _record(op, (y, x) if reflected else (x, y), entry[0], entry[1], t, entry[2], loc)
+    return t
+
+
+def _broadcast_recorded(x: Tensor, shape: tuple, loc: Any) -> Tensor:
+    """`broadcast_to(x, shape)` as the tape's value, recorded when x needs a gradient (under the
+    same signature, so the same structure id, as `apply` gives it). The value is what the
+    op's tiny-tensor kernel makes: a filled copy up to TINY elements (cheaper than NumPy's
+    `broadcast_to`, a Python function), a read-only view above."""
+    key = (_BROADCAST, x._dtype, x._data.shape, (("shape", shape),))
+    entry = _INFER_CACHE.get(key)
+    if entry is None:
+        entry = _infer(_BROADCAST, [x._dtype, x._data.shape], {"shape": shape}, key)
+    t = _new(entry[3](x._data), x._dtype, None)
+    if x._rg:
+        _record(_BROADCAST, (x,), entry[0], entry[1], t, entry[2], loc)
+    return t
+
+
 def _fast_binary(op: OpDef, slow, float_only: bool = False, reflected: bool = False):
     """The Tensor operator for `op`. Three paths, cheapest first:
     - two CPU tensors of one dtype and shape under `TINY` elements: the NumPy function straight
@@ -412,6 +466,10 @@ def _fast_binary(op: OpDef, slow, float_only: bool = False, reflected: bool = Fa
                 # one dtype, shapes that differ (a bias row): broadcast each side, no promotion
                 shape = _broadcast_shape(a.shape, b.shape)
                 if shape is not None:
+                    fn = get(d)
+                    if fn is not None and self._device is None and other._device is None and \
+                            _size(shape, a, b) < _direct_limit(op):
+                        return _broadcast_direct(op, fn, self, other, shape, reflected)
                     x = self if a.shape == shape else apply(_BROADCAST, (self,), {"shape": shape})
                     y = other if b.shape == shape else apply(_BROADCAST, (other,), {"shape": shape})
                     return apply(op, (y, x) if reflected else (x, y), _NO_ATTRS)
