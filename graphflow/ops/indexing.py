@@ -244,13 +244,21 @@ def _advanced(y: Any, adv: list[tuple[int, Any, int]]) -> Any:
 
 
 def setitem(x: Any, key: Any, value: Any, op: str = "setitem") -> Any:
-    """A copy of x with x[key] replaced by value (broadcast); differentiable in both. `op` names
-    the caller in errors."""
+    """A copy of x with x[key] replaced by value (broadcast); differentiable in both. Of repeated
+    positions the last write wins, also for symbolic integer index tensors (`scattering.put`).
+    `op` names the caller in errors."""
+    from graphflow.ops.scattering import masked_fill, put  # scattering builds on this module's helpers
+
     x = as_value(x)
-    shape = tuple(x.shape)
-    sel_f, v_f = keep_last(x, *selection(x, key, value, op))
-    flat = bind("reshape", x, shape=(_numel(shape),))
-    return bind("reshape", place(flat, sel_f, v_f, 0), shape=shape)
+    if _symbolic_full_mask(x, key) and not (value.shape if is_value(value) else np.shape(value)):
+        # a mask known only when the graph runs selects a data-dependent number of elements, but
+        # writing one value through it is where(mask, value, x): no data-dependent shape
+        return masked_fill(x, key, value)
+    return put(x, key, value, False, op)
+
+
+def _symbolic_full_mask(x: Any, key: Any) -> bool:
+    return is_value(key) and key.dtype is bool_ and _concrete(key) is None and tuple(key.shape) == tuple(x.shape)
 
 
 def keep_last(x: Any, sel_f: Any, v_f: Any) -> tuple[Any, Any]:

@@ -160,15 +160,19 @@ def index_put(input: Any, indices: Any, values: Any, accumulate: bool = False) -
     otherwise the last of repeated positions wins."""
     if not isinstance(indices, (tuple, list)):
         raise TypeError(f"index_put: indices must be a tuple of index tensors, got {type(indices).__name__}")
-    x = as_value(input)
-    key = tuple(indices)
+    return put(as_value(input), tuple(indices), values, accumulate, "index_put")
+
+
+def put(x: Any, key: Any, values: Any, accumulate: bool, op: str) -> Any:
+    """x with x[key] = values (`index_put`, and `indexing.setitem` for any key: ints, slices,
+    masks, index tensors); `op` names the caller in errors."""
     shape = tuple(x.shape)
-    positions, v = selection(x, key, values, "index_put")
+    positions, v = selection(x, key, values, op)
     if not accumulate:  # the last of repeated positions wins
         if _concrete(positions) is not None:
             positions, v = keep_last(x, positions, v)
         else:
-            v = _drop_overwritten(x, key, positions, v)
+            v = _drop_overwritten(x, key if isinstance(key, tuple) else (key,), positions, v)
     flat = bind("reshape", x, shape=(_numel(x),))
     if accumulate:
         return bind("reshape", bind("scatter_add", flat, positions, v, axis=0), shape=shape)

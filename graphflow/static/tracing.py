@@ -26,6 +26,7 @@ from graphflow.ir.graph import Node
 from graphflow.ir.registry import OpDef, get_op
 from graphflow.ir.shapes import fmt
 from graphflow.ops import elementwise as E
+from graphflow.ops.indexing import place, setitem
 from graphflow.ops.methods import TensorMethods
 from graphflow.ops.scattering import INPLACE as SCATTER_INPLACE
 from graphflow.ops.values import cast
@@ -49,13 +50,29 @@ def _untraceable(what: str) -> TraceError:
 class Tracer(TensorMethods):
     """A symbolic stand-in for an eager tensor while a function is traced."""
 
-    __slots__ = ("node", "trace", "grad", "_rg")
+    __slots__ = ("_node", "trace", "grad", "_rg", "_view")
 
     def __init__(self, node: Node, trace: Trace, requires_grad: bool = False):
-        self.node = node
+        self._node = node
         self.trace = trace
         self.grad = None
         self._rg = requires_grad
+        self._view: TracedView | None = None
+
+    @property
+    def node(self) -> Node:
+        """The traced value; a view re-derives it from its base when the base was written since."""
+        view = self._view
+        if view is not None:
+            current = view.base_node(self.trace)
+            if current is not view.seen:
+                self._node = view.derive(current)
+                view.seen = current
+        return self._node
+
+    @node.setter
+    def node(self, node: Node) -> None:
+        self._node = node
 
     @property
     def _gf_handler(self) -> TraceHandler:
@@ -128,7 +145,9 @@ class Tracer(TensorMethods):
             node = self.trace.handler.to_node(B.full(self.shape, 0, self.dtype, like=self) + Tracer(node, self.trace))
         if node.dtype is not self.dtype:
             node = self.trace.handler.to_node(cast(Tracer(node, self.trace), self.dtype))
-        self.node = node
+        if self._view is not None:  # a view: the write reaches its base, as in eager mode
+            self._view.write(self.trace, node)
+        self._node = node
         return self
 
     def add_(self, other: Any, alpha: Any = 1) -> Tracer:
@@ -157,6 +176,12 @@ class Tracer(TensorMethods):
 
     def relu_(self) -> Tracer:
         return self._set(E.relu(self))
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """self[key] = value: the traced value becomes the copy with the selection replaced (ints,
+        slices, masks known now, index tensors; of repeated positions the last write wins, as
+        in eager mode)."""
+        self._set(setitem(self, key, value, op="__setitem__"))
 
     def __iadd__(self, other: Any) -> Tracer:
         return self.add_(other)
@@ -336,6 +361,81 @@ class _PlainBuilder:
 _PLAIN = _PlainBuilder()
 
 
+VIEW_OPS = frozenset(get_op(n) for n in ("slice", "reshape", "permute"))
+
+
+@dataclass
+class TracedView:
+    """How a traced view reads its base (a tracer that is no view, or an eager tensor the function
+    reached): the chain of view ops from it, and the base's value it was last derived from. An
+    in-place op on the view writes the base (`write`), and every view of that base re-derives its
+    value on next use, as views share storage in eager mode. `layout` is a stand-in array with
+    the view's strides over a one-byte buffer (never read), which tells, as NumPy does, whether a
+    further reshape is a view or a copy."""
+
+    base: Any
+    chain: tuple
+    layout: np.ndarray
+    seen: Node
+
+    def base_node(self, trace: Trace) -> Node:
+        return self.base._node if isinstance(self.base, Tracer) else trace.read(self.base)
+
+    def derive(self, node: Node) -> Node:
+        for op, attrs in self.chain:
+            node = make_node(op, (node,), attrs, loc=source.capture())
+        return node
+
+    def write(self, trace: Trace, value: Node) -> None:
+        """The base with this view's elements replaced by `value` (of the view's shape and dtype)."""
+        h = trace.handler
+        current = self.base_node(trace)
+        shape = tuple(current.shape)
+        n = int(np.prod(shape, dtype=np.int64))
+        iota = h.to_node(B.positions(n, h.wrap(current)))
+        where = self.derive(make_node(get_op("reshape"), (iota,), {"shape": shape}))  # base positions in view
+        m = int(np.prod(tuple(value.shape), dtype=np.int64))
+        flat = h.wrap(make_node(get_op("reshape"), (current,), {"shape": (n,)}))
+        at = h.wrap(make_node(get_op("reshape"), (where,), {"shape": (m,)}))
+        new = h.wrap(make_node(get_op("reshape"), (value,), {"shape": (m,)}))
+        written = h.to_node(place(flat, at, new, 0))
+        written = make_node(get_op("reshape"), (written,), {"shape": shape})
+        if isinstance(self.base, Tracer):
+            self.base._set(written)
+        else:
+            trace.write_eager(self.base, "an in-place op on a view", written)
+        self.seen = self.base_node(trace)
+
+
+def _layout_of(layout: np.ndarray, op: OpDef, attrs: Any) -> np.ndarray | None:
+    """The stand-in array after one view op, or None where NumPy would copy (a reshape of a
+    non-contiguous view): the result is then no view."""
+    if op.name == "slice":
+        return op.reference([layout], attrs)
+    if op.name == "permute":
+        return layout.transpose(tuple(attrs["perm"]))
+    try:
+        return np.reshape(layout, tuple(attrs["shape"]), copy=False)
+    except ValueError:  # a copy would be needed
+        return None
+    except TypeError:  # NumPy < 2.1 has no copy=: assigning the shape never copies
+        out = layout.view()
+        try:
+            out.shape = tuple(attrs["shape"])
+        except AttributeError:
+            return None
+        return out
+
+
+def _stand_in(shape: tuple) -> np.ndarray:
+    """An int8 array of `shape` with C strides over a single byte: its views' strides are real,
+    its elements must never be read."""
+    strides = [1] * len(shape)
+    for k in range(len(shape) - 2, -1, -1):
+        strides[k] = strides[k + 1] * max(shape[k + 1], 1)
+    return np.lib.stride_tricks.as_strided(np.zeros(1, np.int8), shape=shape, strides=strides, writeable=False)
+
+
 class TraceHandler:
     """Level 3: tracers outrank static tensors, eager tensors and nodes."""
 
@@ -363,7 +463,28 @@ class TraceHandler:
 
     def bind(self, op: OpDef, inputs: tuple, attrs: dict) -> Tracer:
         nodes = tuple(self.to_node(x) for x in inputs)
-        return Tracer(make_node(op, nodes, attrs, loc=source.capture()), self.trace)
+        out = Tracer(make_node(op, nodes, attrs, loc=source.capture()), self.trace)
+        if op in VIEW_OPS:
+            self._tag_view(out, inputs[0], nodes[0])
+        return out
+
+    def _tag_view(self, out: Tracer, src: Any, src_node: Node) -> None:
+        """Make `out` a view of src's base when eager mode would (slices, permutes, reshapes that
+        need no copy), so in-place ops through either reach the other."""
+        if isinstance(src, Tracer):
+            view = src._view
+            base, chain, layout = (src, (), _stand_in(tuple(src_node.shape))) if view is None else (
+                view.base, view.chain, view.layout)
+        elif _is_eager(src):
+            base, chain, layout = src, (), _stand_in(tuple(src_node.shape))
+        else:
+            return
+        node = out._node
+        layout = _layout_of(layout, node.op, node.attrs)
+        if layout is not None:
+            view = TracedView(base, chain + ((node.op, node.attrs),), layout, None)  # type: ignore[arg-type]
+            view.seen = view.base_node(self.trace)
+            out._view = view
 
     def constant(self, array: Any) -> Tracer:
         from graphflow.ir.ops.source import ConstValue
