@@ -37,6 +37,15 @@ from graphflow.ops.linalg import *  # noqa: E402,F401,F403
 from graphflow.ops.reductions import *  # noqa: E402,F401,F403
 from graphflow.ops.scattering import *  # noqa: E402,F401,F403
 from graphflow.ops.shape import *  # noqa: E402,F401,F403
+from graphflow.ops.comparison import *  # noqa: E402,F401,F403
+from graphflow.ops.distance import *  # noqa: E402,F401,F403
+from graphflow.ops.einsum import *  # noqa: E402,F401,F403
+from graphflow.ops.grids import *  # noqa: E402,F401,F403
+from graphflow.ops.pointwise import *  # noqa: E402,F401,F403
+from graphflow.ops.products import *  # noqa: E402,F401,F403
+from graphflow.ops.statistics import *  # noqa: E402,F401,F403
+from graphflow.ops.tiling import *  # noqa: E402,F401,F403
+from graphflow.ops.triangular import *  # noqa: E402,F401,F403
 from graphflow.random import Generator, initial_seed, manual_seed, seed, get_rng_state, set_rng_state  # noqa: E402,F401
 from graphflow import autograd  # noqa: E402,F401
 from graphflow import random  # noqa: E402,F401

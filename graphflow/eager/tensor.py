@@ -30,7 +30,9 @@ from graphflow.ir.registry import NOT_DIFFERENTIABLE, OpDef, get_op
 from graphflow.ir.shapes import fmt
 from graphflow.ops import elementwise as E
 from graphflow.ops.methods import TensorMethods
+from graphflow.ops.pointwise import INPLACE as POINTWISE_INPLACE
 from graphflow.ops.scattering import INPLACE as SCATTER_INPLACE
+from graphflow.ops.triangular import INPLACE as TRIANGULAR_INPLACE
 from graphflow.ops.values import cast
 
 _INFER_CACHE: dict[tuple, tuple[Attrs, TensorType, int, Any, bool]] = {}
@@ -1169,7 +1171,7 @@ def _inplace_method(name: str, fn: Any) -> Any:
 INPLACE_OPS: dict[str, Any] = {
     "add_": E.add, "sub_": E.sub, "mul_": E.mul, "div_": E.div, "pow_": E.pow, "neg_": E.neg, "abs_": E.abs,
     "exp_": E.exp, "sqrt_": E.sqrt, "sigmoid_": E.sigmoid, "tanh_": E.tanh, "clamp_": E.clamp, "relu_": E.relu,
-    "lerp_": E.lerp, **SCATTER_INPLACE,
+    "lerp_": E.lerp, **SCATTER_INPLACE, **POINTWISE_INPLACE, **TRIANGULAR_INPLACE,
 }
 for _name, _fn in INPLACE_OPS.items():
     setattr(Tensor, _name, _inplace_method(_name, _fn))

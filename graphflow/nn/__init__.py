@@ -7,6 +7,7 @@ from graphflow.nn.module import IncompatibleKeys, Module
 from graphflow.nn.modules.activation import *  # noqa: F403
 from graphflow.nn.modules.container import *  # noqa: F403
 from graphflow.nn.modules.conv import *  # noqa: F403
+from graphflow.nn.modules.distance import *  # noqa: F403
 from graphflow.nn.modules.dropout import *  # noqa: F403
 from graphflow.nn.modules.linear import *  # noqa: F403
 from graphflow.nn.modules.loss import *  # noqa: F403

@@ -8,12 +8,18 @@ from __future__ import annotations
 from typing import Any
 
 from graphflow.ir import dtypes as D
+from graphflow.ops import comparison as CMP
 from graphflow.ops import elementwise as E
 from graphflow.ops import gathering as G
 from graphflow.ops import linalg as L
+from graphflow.ops import pointwise as PW
+from graphflow.ops import products as PR
 from graphflow.ops import reductions as R
 from graphflow.ops import scattering as X
 from graphflow.ops import shape as S
+from graphflow.ops import statistics as ST
+from graphflow.ops import tiling as TL
+from graphflow.ops import triangular as TRI
 from graphflow.ops.values import cast
 
 
@@ -171,6 +177,15 @@ class TensorMethods:
     isfinite = E.isfinite
     lerp = E.lerp
 
+    nan_to_num = PW.nan_to_num
+    frac = PW.frac
+    exp2 = PW.exp2
+    hypot = PW.hypot
+    fmod = PW.fmod
+    isclose = CMP.isclose
+    allclose = CMP.allclose
+    equal = CMP.equal
+
     def where(self, condition, other):
         """x.where(cond, y) == where(cond, x, y)"""
         return E.where(condition, self, other)
@@ -199,6 +214,7 @@ class TensorMethods:
     softmax = R.softmax
     log_softmax = R.log_softmax
     norm = R.norm
+    count_nonzero = ST.count_nonzero
 
     # ---- linear algebra -------------------------------------------------------------------
     matmul = L.matmul
@@ -206,6 +222,16 @@ class TensorMethods:
     bmm = L.bmm
     dot = L.dot
     outer = L.outer
+    inner = PR.inner
+    addmm = PR.addmm
+    baddbmm = PR.baddbmm
+    addmv = PR.addmv
+    tril = TRI.tril
+    triu = TRI.triu
+    diag = TRI.diag
+    diag_embed = TRI.diag_embed
+    diagonal = TRI.diagonal
+    trace = TRI.trace
 
     # ---- shape ----------------------------------------------------------------------------
     reshape = S.reshape
@@ -224,6 +250,8 @@ class TensorMethods:
     flip = S.flip
     narrow = S.narrow
     movedim = S.movedim
+    roll = TL.roll
+    tile = TL.tile
 
     def expand_as(self, other):
         return S.expand(self, tuple(other.shape))

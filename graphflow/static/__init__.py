@@ -15,7 +15,7 @@ from graphflow.ir.dtypes import (  # noqa: F401  (tf.float32 and friends)
     uint8,
 )
 from graphflow.ir.dtypes import bool_ as bool  # noqa: A001
-from graphflow.static import nn, train
+from graphflow.static import linalg, nn, train
 from graphflow.static.explain import explain
 from graphflow.static.graph import (
     GLOBAL_VARIABLES,
@@ -36,7 +36,10 @@ from graphflow.static.ops import (
     cast,
     concat,
     constant,
+    diag,
+    diag_part,
     divide,
+    einsum,
     equal,
     exp,
     expand_dims,
@@ -46,9 +49,14 @@ from graphflow.static.ops import (
     gradients,
     group,
     identity,
+    is_finite,
+    is_inf,
+    is_nan,
     log,
     matmul,
+    matrix_band_part,
     maximum,
+    meshgrid,
     minimum,
     multiply,
     negative,
@@ -65,6 +73,7 @@ from graphflow.static.ops import (
     reduce_prod,
     reduce_sum,
     reshape,
+    roll,
     sigmoid,
     sqrt,
     square,
@@ -72,6 +81,8 @@ from graphflow.static.ops import (
     stack,
     subtract,
     tanh,
+    tile,
+    trace,
     transpose,
     truncated_normal,
     where,

@@ -17,10 +17,14 @@ from graphflow.ir.shapes import check_shape, normalize_axis
 from graphflow.ir.symbolic import Sym
 from graphflow.ops import elementwise as E
 from graphflow.ops import gathering as G
+from graphflow.ops import grids as GRID
 from graphflow.ops import linalg as L
 from graphflow.ops import random as RND
 from graphflow.ops import reductions as R
 from graphflow.ops import shape as S
+from graphflow.ops import tiling as TL
+from graphflow.ops import triangular as TRI
+from graphflow.ops.einsum import einsum as _einsum
 from graphflow.ops.indexing import getitem as _getitem
 from graphflow.ops.values import cast as _cast
 from graphflow.ops.values import is_value
@@ -342,3 +346,68 @@ def squeeze(input: Any, axis: Any = None, name: str | None = None) -> Tensor:  #
 
 exp, log, sqrt, abs, negative, sigmoid, tanh, maximum, minimum, where, pow = (  # noqa: A001
     E.exp, E.log, E.sqrt, E.abs, E.neg, E.sigmoid, E.tanh, E.maximum, E.minimum, E.where, E.pow)
+
+
+# ---- TF1 names for tiling, rolling, einsum, diagonals and classification of values ----------
+def roll(input: Any, shift: Any, axis: Any, name: str | None = None) -> Tensor:  # noqa: A002
+    """Elements shifted cyclically by `shift` along `axis` (ints or lists of equal length; a
+    repeated axis adds its shifts)."""
+    return TL.roll(input, shift, axis)
+
+
+def tile(input: Any, multiples: Any, name: str | None = None) -> Tensor:  # noqa: A002
+    """`input` repeated multiples[i] times along dimension i (one multiple per dimension)."""
+    x = _as_tensor(input)
+    reps = (multiples,) if isinstance(multiples, int) else tuple(int(m) for m in multiples)
+    if len(reps) != len(x.shape):
+        raise ShapeError(f"tile: multiples {reps} must have one entry per dimension of input {tuple(x.shape)}")
+    return TL.tile(x, reps)
+
+
+def einsum(equation: str, *inputs: Any, **kwargs: Any) -> Tensor:
+    """tf.einsum (the `name` and `optimize` keywords are accepted and ignored)."""
+    return _einsum(equation, *inputs)
+
+
+def meshgrid(*args: Any, **kwargs: Any) -> list[Tensor]:
+    """Coordinate grids of 1-D tensors; indexing='xy' (Cartesian, TF's default) or 'ij'."""
+    return list(GRID.meshgrid(*args, indexing=kwargs.get("indexing", "xy")))
+
+
+def trace(x: Any, name: str | None = None) -> Tensor:
+    """The sum of the main diagonal of each inner-most matrix."""
+    return R.sum(TRI.diagonal(x, 0, -2, -1), -1)
+
+
+def diag(diagonal: Any, name: str | None = None) -> Tensor:
+    """The square matrix with a 1-D `diagonal` on its main diagonal."""
+    d = _as_tensor(diagonal)
+    if len(d.shape) != 1:
+        raise ShapeError(f"diag: supports a 1-D diagonal, got shape {tuple(d.shape)} (see tf.linalg.diag for batches)")
+    return TRI.diag(d)
+
+
+def diag_part(input: Any, name: str | None = None) -> Tensor:  # noqa: A002
+    """The main diagonal of a matrix."""
+    x = _as_tensor(input)
+    if len(x.shape) != 2:
+        raise ShapeError(f"diag_part: supports a matrix, got shape {tuple(x.shape)} (see tf.linalg.diag_part)")
+    return TRI.diagonal(x, 0, 0, 1)
+
+
+def matrix_band_part(input: Any, num_lower: int, num_upper: int, name: str | None = None) -> Tensor:  # noqa: A002
+    """Each inner-most matrix with everything outside its band zeroed: num_lower sub-diagonals
+    and num_upper super-diagonals are kept (a negative count keeps that whole triangle)."""
+    return TRI.band(_as_tensor(input), int(num_lower), int(num_upper), "matrix_band_part")
+
+
+def is_nan(x: Any, name: str | None = None) -> Tensor:
+    return E.isnan(x)
+
+
+def is_inf(x: Any, name: str | None = None) -> Tensor:
+    return E.isinf(x)
+
+
+def is_finite(x: Any, name: str | None = None) -> Tensor:
+    return E.isfinite(x)

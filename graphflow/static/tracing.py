@@ -28,7 +28,9 @@ from graphflow.ir.shapes import fmt
 from graphflow.ops import elementwise as E
 from graphflow.ops.indexing import place, setitem
 from graphflow.ops.methods import TensorMethods
+from graphflow.ops.pointwise import INPLACE as POINTWISE_INPLACE
 from graphflow.ops.scattering import INPLACE as SCATTER_INPLACE
+from graphflow.ops.triangular import INPLACE as TRIANGULAR_INPLACE
 from graphflow.ops.values import cast
 from graphflow.static.stable_grad import stable_grad
 
@@ -217,7 +219,7 @@ def _traced_inplace(name: str, fn: Any) -> Any:
     return method
 
 
-for _name, _fn in SCATTER_INPLACE.items():
+for _name, _fn in {**SCATTER_INPLACE, **POINTWISE_INPLACE, **TRIANGULAR_INPLACE}.items():
     setattr(Tracer, _name, _traced_inplace(_name, _fn))
 
 

@@ -5,6 +5,7 @@ static symbolic tensors, tracers and graph nodes alike."""
 from graphflow.nn.functional.activation import *  # noqa: F403
 from graphflow.nn.functional.attention import *  # noqa: F403
 from graphflow.nn.functional.conv import *  # noqa: F403
+from graphflow.nn.functional.distance import *  # noqa: F403
 from graphflow.nn.functional.dropout import *  # noqa: F403
 from graphflow.nn.functional.linear import *  # noqa: F403
 from graphflow.nn.functional.loss import *  # noqa: F403

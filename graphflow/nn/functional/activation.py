@@ -6,15 +6,18 @@ import math
 import warnings
 from typing import Any
 
+from graphflow.errors import ShapeError
 from graphflow.ir.dtypes import DType
+from graphflow.ir.shapes import fmt
 from graphflow.ops import elementwise as E
 from graphflow.ops import reductions as R
 from graphflow.ops.composite import offer, offer_or_run
+from graphflow.ops.shape import reshape
 from graphflow.ops.values import as_value
 
 __all__ = ["relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "sigmoid", "tanh",
            "hardtanh", "hardsigmoid", "hardswish", "softplus", "softsign", "logsigmoid", "softmax",
-           "log_softmax", "softmin", "tanhshrink", "glu"]
+           "log_softmax", "softmin", "tanhshrink", "glu", "log_sigmoid", "prelu"]
 
 
 def relu(input: Any, inplace: bool = False) -> Any:
@@ -116,6 +119,28 @@ def softsign(input: Any) -> Any:
 def logsigmoid(input: Any) -> Any:
     """log(sigmoid(x)) = -softplus(-x), finite for large |x|."""
     return E.neg(E.softplus(E.neg(as_value(input))))
+
+
+log_sigmoid = logsigmoid
+
+
+def prelu(input: Any, weight: Any) -> Any:
+    """x where x > 0, else weight * x; `weight` is one value or one per channel (dimension 1 of
+    an input of 2 or more dimensions), as torch.nn.functional.prelu."""
+    x = as_value(input)
+    w = as_value(weight, like=x)
+    if w.ndim > 1:
+        raise ShapeError(f"prelu: weight must be a scalar or 1-D tensor, got {fmt(w.shape)}")
+    count = w.shape[0] if w.ndim else 1
+    if count != 1:
+        channels = x.shape[1] if x.ndim > 1 else 1
+        if channels != count:
+            raise ShapeError(f"prelu: {count} parameters for {channels} channel(s) of input {fmt(x.shape)} "
+                             "(dimension 1 holds the channels)")
+        w = reshape(w, (1, count) + (1,) * (x.ndim - 2))
+    elif w.ndim:
+        w = reshape(w, ())
+    return E.where(E.gt(x, 0), x, E.mul(w, x))
 
 
 def _implicit_dim(ndim: int, name: str) -> int:

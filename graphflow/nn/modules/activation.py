@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from graphflow.nn import functional as F
+from graphflow.nn import init as _init
 from graphflow.nn.module import Module
+from graphflow.nn.modules._util import new_tensor
+from graphflow.nn.parameter import Parameter
 
 __all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
            "Hardtanh", "Hardsigmoid", "Hardswish", "Softplus", "Softsign", "LogSigmoid", "Softmax",
-           "LogSoftmax", "Softmin", "Tanhshrink", "GLU"]
+           "LogSoftmax", "Softmin", "Tanhshrink", "GLU", "PReLU"]
 
 
 def _simple(name: str, fn: Any, doc: str) -> type:
@@ -68,6 +71,25 @@ class ELU(Module):
 class CELU(ELU):
     def forward(self, input: Any) -> Any:
         return F.celu(input, self.alpha)
+
+
+class PReLU(Module):
+    """x where x > 0, else a * x, with `a` learnt: one value (num_parameters=1) or one per channel
+    (dimension 1 of the input), initialised to `init`."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.num_parameters, self.init = num_parameters, init
+        self.weight = Parameter(new_tensor((num_parameters,), dtype, device, fill=init))
+
+    def reset_parameters(self) -> None:
+        _init.constant_(self.weight, self.init)
+
+    def forward(self, input: Any) -> Any:
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
 
 
 class GELU(Module):
