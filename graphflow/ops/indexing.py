@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from graphflow.errors import ShapeError
 from graphflow.ir import builder as B
 from graphflow.ir.bind import bind
 from graphflow.ir.dtypes import bool_, int64
@@ -135,13 +136,34 @@ def _masks_to_indices(x: Any, entries: list[tuple[str, Any]]) -> list[tuple[str,
     return out
 
 
-def _norm_slice(s: slice, d: int) -> tuple[int, int, int]:
+def _norm_slice(s: slice, d: Any, dim: int = 0) -> tuple[Any, Any, int]:
     if s.step == 0:
         raise ValueError("slice step cannot be zero")
+    if not isinstance(d, (int, np.integer)):  # a symbolic size (a placeholder's None)
+        return _symbolic_slice(s, d, dim)
     start, stop, step = s.indices(d)
     if len(range(start, stop, step)) == 0:
         return 0, 0, 1
     return start, stop, step
+
+
+def _symbolic_slice(s: slice, d: Any, dim: int) -> tuple[Any, Any, int]:
+    """Bounds along a dimension of unknown size: the whole of it, or fixed non-negative bounds
+    (checked against the size once it is fed); what depends on the size (negative or open
+    ends short of the whole) has no static shape."""
+    step = 1 if s.step is None else s.step
+    if s.start in (None, 0) and s.stop is None and step == 1:
+        return 0, d, 1
+    if step > 0 and isinstance(s.start, (int, type(None))) and isinstance(s.stop, int) and \
+            (s.start or 0) >= 0 and s.stop >= (s.start or 0):
+        return s.start or 0, s.stop, step
+    raise ShapeError(f"getitem: dimension {dim} has an unknown size ({d}): it takes `:`, an index >= 0 or a "
+                     f"slice with fixed non-negative bounds (start:stop), got {_slice_text(s)}")
+
+
+def _slice_text(s: slice) -> str:
+    text = ":".join("" if v is None else str(v) for v in (s.start, s.stop, s.step))
+    return text[:-1] if s.step is None else text
 
 
 def getitem(x: Any, key: Any) -> Any:
@@ -162,9 +184,15 @@ def getitem(x: Any, key: Any) -> Any:
             continue
         d = x.shape[dim]
         if kind == "int":
-            i = p + d if p < 0 else p
-            if not 0 <= i < d:
-                raise IndexError(f"index {p} is out of bounds for dimension {dim} with size {d}")
+            if not isinstance(d, (int, np.integer)):  # unknown size: a fixed index, checked when fed
+                if p < 0:
+                    raise ShapeError(f"getitem: dimension {dim} has an unknown size ({d}): a negative index "
+                                     f"({p}) needs the size; index from the front")
+                i = p
+            else:
+                i = p + d if p < 0 else p
+                if not 0 <= i < d:
+                    raise IndexError(f"index {p} is out of bounds for dimension {dim} with size {d}")
             if has_adv:  # NumPy: ints join the advanced indices when there are any
                 starts.append(0), stops.append(d), steps.append(1)
                 adv.append((len(out_shape), np.asarray(i, dtype=np.int64), d))
@@ -172,9 +200,9 @@ def getitem(x: Any, key: Any) -> Any:
             else:
                 starts.append(i), stops.append(i + 1), steps.append(1)
         elif kind == "slice":
-            s, e, st = _norm_slice(p, d)
+            s, e, st = _norm_slice(p, d, dim)
             starts.append(s), stops.append(e), steps.append(st)
-            out_shape.append(len(range(s, e, st)))
+            out_shape.append(d if not isinstance(d, (int, np.integer)) and e is d else len(range(s, e, st)))
         else:  # adv
             starts.append(0), stops.append(d), steps.append(1)
             adv.append((len(out_shape), p, d))

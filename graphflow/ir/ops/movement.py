@@ -79,9 +79,13 @@ def _slice_infer(types, attrs):
         if st == 0:
             raise ValueError("slice step cannot be zero")
         if isinstance(d, Sym):
-            if (s, e, st) != (0, d, 1):
-                raise ValueError(f"slicing a dimension of unknown size {d} is not supported")
-            out.append(d)
+            if (s, e, st) == (0, d, 1):
+                out.append(d)
+            elif isinstance(s, int) and isinstance(e, int) and 0 <= s <= e and st > 0:
+                out.append(len(range(s, e, st)))  # fixed bounds: checked against the size once it is fed
+            else:
+                raise ValueError(f"slicing a dimension of unknown size {d} takes the whole dimension or fixed "
+                                 f"non-negative bounds, got {s}:{e}:{st}")
             continue
         # bounds as Python's slice.indices(d) gives them: element k of the result is index
         # s + k*st for k < len(range(s, e, st)); -1 stands for "before index 0" with a negative step
