@@ -46,6 +46,10 @@ from graphflow.ops.products import *  # noqa: E402,F401,F403
 from graphflow.ops.statistics import *  # noqa: E402,F401,F403
 from graphflow.ops.tiling import *  # noqa: E402,F401,F403
 from graphflow.ops.triangular import *  # noqa: E402,F401,F403
+from graphflow.ops.sampling import *  # noqa: E402,F401,F403
+from graphflow.ops.scans import *  # noqa: E402,F401,F403
+from graphflow.ops.selection import *  # noqa: E402,F401,F403
+from graphflow.ops.sorting import *  # noqa: E402,F401,F403
 from graphflow.random import Generator, initial_seed, manual_seed, seed, get_rng_state, set_rng_state  # noqa: E402,F401
 from graphflow import autograd  # noqa: E402,F401
 from graphflow import random  # noqa: E402,F401

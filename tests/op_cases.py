@@ -896,6 +896,141 @@ def _matmul_cases() -> list[OpCase]:
 
 
 # ---------------------------------------------------------------------------------------------
+# scans and sorting along one axis
+
+def _rows_of(x: np.ndarray, axis: int) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """The rows along `axis` as the last axis, and the function that puts results back."""
+    moved = np.moveaxis(x, axis, -1)
+    return moved, lambda out: np.moveaxis(out, -1, axis)
+
+
+def _py_values(row: np.ndarray) -> list:
+    is_float = row.dtype.kind == "f" or row.dtype == BF16
+    return [float(v) if is_float else int(v) for v in row]
+
+
+def _cum_formula(kind: str) -> Callable[..., np.ndarray]:
+    """Running sums/products in Python (float64 or exact ints wrapped to the dtype)."""
+
+    def run(x: np.ndarray, axis: int, reverse: bool = False) -> np.ndarray:
+        moved, back = _rows_of(x, axis)
+        is_float = x.dtype.kind == "f" or x.dtype == BF16
+        out = np.empty(moved.shape, dtype=np.float64 if is_float else object)
+        for idx in np.ndindex(*moved.shape[:-1]):
+            vals = _py_values(moved[idx])
+            order = range(len(vals) - 1, -1, -1) if reverse else range(len(vals))
+            acc = 0 if kind == "sum" else 1
+            for j in order:
+                acc = acc + vals[j] if kind == "sum" else acc * vals[j]
+                out[idx + (j,)] = acc
+        if not is_float:
+            out = np.vectorize(_wrap(x.dtype), otypes=[np.int64])(out) if out.size else out.astype(np.int64)
+        return back(out.astype(x.dtype))
+
+    return run
+
+
+def _cumarg_formula(x: np.ndarray, axis: int, largest: bool) -> np.ndarray:
+    """PyTorch's cummax/cummin index rule, element by element."""
+    moved, back = _rows_of(x, axis)
+    out = np.zeros(moved.shape, dtype=np.int64)
+    for idx in np.ndindex(*moved.shape[:-1]):
+        best, bi = None, 0
+        for j, v in enumerate(_py_values(moved[idx])):
+            if j == 0 or v != v or (best == best and ((v >= best) if largest else (v <= best))):
+                best, bi = v, j
+            out[idx + (j,)] = bi
+    return back(out)
+
+
+def _argsort_formula(x: np.ndarray, axis: int, descending: bool) -> np.ndarray:
+    """Python's stable `sorted` with NaN as the largest key."""
+    moved, back = _rows_of(x, axis)
+    out = np.zeros(moved.shape, dtype=np.int64)
+    for idx in np.ndindex(*moved.shape[:-1]):
+        vals = _py_values(moved[idx])
+
+        def key(j: int, vals: list = vals) -> tuple:
+            if vals[j] != vals[j]:  # NaN: last ascending, first descending
+                return (0, 0) if descending else (1, 0)
+            return (1, -vals[j]) if descending else (0, vals[j])
+
+        out[idx] = sorted(range(len(vals)), key=key)
+    return back(out)
+
+
+_SCAN_LAYOUTS = (((17,), 0), ((1,), 0), ((0,), 0), ((3, 11), 1), ((3, 11), 0), ((2, 3, 5), 1), ((2, 0, 3), 2))
+
+
+def _exact_scan_input(shape: tuple[int, ...], dt: np.dtype, kind: str) -> np.ndarray:
+    """Values whose running sums/products every dtype holds exactly (small integers, powers of 2),
+    so the comparison is exact whatever the accumulation order; integers overflow and wrap."""
+    dt = np.dtype(dt)
+    if dt.kind in "iu":
+        lo, hi = (0, 40) if dt.kind == "u" else (-40, 40)
+        return rand(shape, dt, lo, hi) if kind == "sum" else rand(shape, dt, 0 if dt.kind == "u" else -3, 3)
+    if kind == "sum":
+        return rand(shape, np.int64, -4, 4).astype(dt)
+    return _rng.choice(np.array([-2.0, -1.0, -0.5, 0.5, 1.0, 2.0]), size=shape).astype(dt)
+
+
+def _scan_cases() -> list[OpCase]:
+    cases = []
+    for name, kind in (("cumsum", "sum"), ("cumprod", "prod")):
+        formula = _cum_formula(kind)
+        for dt in NUMERIC:
+            for shape, axis in _SCAN_LAYOUTS:
+                attrs = {"axis": axis}
+                if name == "cumsum":
+                    attrs["reverse"] = len(shape) == 2
+                cases.append(OpCase(name, (_exact_scan_input(shape, dt, kind),), attrs, expect=formula))
+            cases.append(OpCase(name, (transposed(_exact_scan_input((5, 4), dt, kind)),), {"axis": 0},
+                                expect=formula, note="transposed"))
+        for shape, axis in (((17,), 0), ((3, 4), 1), ((3, 4), 0), ((0, 3), 0), ((1,), 0), ((2, 3, 4), 1)):
+            x = rand(shape, F64, 0.5, 1.5) if kind == "prod" else rand(shape)
+            for reverse in ((False, True) if name == "cumsum" else (False,)):
+                attrs = {"axis": axis, "reverse": reverse} if name == "cumsum" else {"axis": axis}
+                cases.append(OpCase(name, (x,), attrs, expect=formula, grad=True))
+        cases.append(OpCase(name, (strided(rand((4, 3), F64, 0.5, 1.5)),), {"axis": 0}, expect=formula, grad=True,
+                            note="strided"))
+    # zeros in a running product: the gradient rule has special cases for the first zero
+    zeros = arr([[2.0, 0.0, 3.0, 4.0], [0.0, 0.0, 5.0, 1.5], [1.0, 2.0, 3.0, 0.0], [0.0, 3.0, 0.0, 2.0],
+                 [-1.5, 2.0, 0.5, 3.0]])
+    for axis in (0, 1):
+        cases.append(OpCase("cumprod", (zeros,), {"axis": axis}, expect=_cum_formula("prod"), grad=True,
+                            note="zeros"))
+    cases.append(OpCase("cumsum", (arr([1.0, math.inf, -math.inf, 2.0]),), {"axis": 0},
+                        expect=arr([1.0, math.inf, math.nan, math.nan]), note="inf"))
+    cases.append(OpCase("cumsum", (np.full((300,), 1, np.int8),), {"axis": 0},
+                        expect=np.array([(k + 1) % 256 - 256 * ((k + 1) % 256 > 127) for k in range(300)], np.int8),
+                        note="wraps"))
+    # the running arg-extreme and argsort: every dtype, ties, NaN
+    for name, flag, formula in (("cumarg", "largest", _cumarg_formula), ("argsort", "descending", _argsort_formula)):
+        for dt in ALL:
+            for k, (shape, axis) in enumerate(_SCAN_LAYOUTS):
+                x = rand(shape, dt, 0, 5) if dt != BOOL else rand(shape, dt)  # few values: many ties
+                cases.append(OpCase(name, (x,), {"axis": axis, flag: k % 2 == 0}, expect=formula))
+            cases.append(OpCase(name, (transposed(rand((5, 4), dt, 0, 3)),), {"axis": 0, flag: False},
+                                expect=formula, note="transposed"))
+        nan = math.nan
+        special = arr([[3.0, nan, 1.0, 3.0, -0.0, 0.0, nan, 1.0, -math.inf], [nan, nan, 2.0, 2.0, 2.0, math.inf, 0.0,
+                                                                              -0.0, 5.0]])
+        for value in (False, True):
+            for dt in (F64, F32, F16):
+                cases.append(OpCase(name, (special.astype(dt),), {"axis": 1, flag: value}, expect=formula,
+                                    note="ties-nan"))
+    cases.append(OpCase("argsort", (arr([3.0, 1.0, 3.0, math.nan, 1.0]),), {"axis": 0, "descending": False},
+                        expect=np.array([1, 4, 0, 2, 3]), note="hand"))
+    cases.append(OpCase("argsort", (arr([3.0, 1.0, 3.0, math.nan, 1.0]),), {"axis": 0, "descending": True},
+                        expect=np.array([3, 0, 2, 1, 4]), note="hand"))
+    cases.append(OpCase("cumarg", (arr([1.0, 3.0, 3.0, nan, 2.0, nan, 9.0]),), {"axis": 0, "largest": True},
+                        expect=np.array([0, 1, 2, 3, 3, 5, 5]), note="hand"))
+    cases.append(OpCase("cumarg", (arr([4.0, 3.0, 3.0, 5.0]),), {"axis": 0, "largest": False},
+                        expect=np.array([0, 1, 2, 2]), note="hand"))
+    return cases
+
+
+# ---------------------------------------------------------------------------------------------
 # random, sources and state
 
 M64 = (1 << 64) - 1
@@ -984,7 +1119,7 @@ def _all_cases() -> list[OpCase]:
     return (_elementwise_cases() + _hand_cases() + _where_cases() + _cast_cases() + _reduce_cases()
             + _arg_cases() + _reshape_cases() + _broadcast_cases() + _permute_cases() + _slice_cases()
             + _pad_cases() + _concat_cases() + _flip_cases() + _indexing_cases() + _matmul_cases()
-            + _random_cases() + _source_cases())
+            + _scan_cases() + _random_cases() + _source_cases())
 
 
 CASES: list[OpCase] = _all_cases()

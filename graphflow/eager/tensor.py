@@ -1050,6 +1050,12 @@ class Tensor(TensorMethods):
 
         return self._overwrite("normal_", randn(self.shape, dtype=self._dtype, generator=generator) * std + mean)
 
+    def bernoulli_(self, p: Any = 0.5, *, generator: Any = None) -> Tensor:
+        """Fill with 0/1 draws, 1 with probability `p` (a float or a tensor broadcast to self)."""
+        from graphflow.ops.sampling import bernoulli
+
+        return self._overwrite("bernoulli_", bernoulli(self, p, generator=generator))
+
     def __iadd__(self, other: Any) -> Tensor:
         return self.add_(other)
 

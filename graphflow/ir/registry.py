@@ -25,7 +25,7 @@ class _Mark:
 NOT_DIFFERENTIABLE = _Mark("NOT_DIFFERENTIABLE")
 REQUIRED = _Mark("REQUIRED")
 
-CATEGORIES = ("source", "state", "elementwise", "reduce", "movement", "index", "linalg", "random")
+CATEGORIES = ("source", "state", "elementwise", "reduce", "movement", "index", "linalg", "random", "scan", "sort")
 
 
 @dataclass(frozen=True, eq=False)

@@ -11,8 +11,12 @@ from graphflow.ops.linalg import *  # noqa: F403
 from graphflow.ops.pointwise import *  # noqa: F403
 from graphflow.ops.products import *  # noqa: F403
 from graphflow.ops.reductions import *  # noqa: F403
+from graphflow.ops.sampling import *  # noqa: F403
+from graphflow.ops.scans import *  # noqa: F403
 from graphflow.ops.scattering import *  # noqa: F403
+from graphflow.ops.selection import *  # noqa: F403
 from graphflow.ops.shape import *  # noqa: F403
+from graphflow.ops.sorting import *  # noqa: F403
 from graphflow.ops.statistics import *  # noqa: F403
 from graphflow.ops.tiling import *  # noqa: F403
 from graphflow.ops.triangular import *  # noqa: F403

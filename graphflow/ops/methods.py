@@ -15,8 +15,12 @@ from graphflow.ops import linalg as L
 from graphflow.ops import pointwise as PW
 from graphflow.ops import products as PR
 from graphflow.ops import reductions as R
+from graphflow.ops import sampling as SMP
+from graphflow.ops import scans as SCN
 from graphflow.ops import scattering as X
+from graphflow.ops import selection as SEL
 from graphflow.ops import shape as S
+from graphflow.ops import sorting as SRT
 from graphflow.ops import statistics as ST
 from graphflow.ops import tiling as TL
 from graphflow.ops import triangular as TRI
@@ -215,6 +219,32 @@ class TensorMethods:
     log_softmax = R.log_softmax
     norm = R.norm
     count_nonzero = ST.count_nonzero
+
+    # ---- scans, sorting, data-dependent selection, sampling --------------------------------
+    cumsum = SCN.cumsum
+    cumprod = SCN.cumprod
+    cummax = SCN.cummax
+    cummin = SCN.cummin
+    logcumsumexp = SCN.logcumsumexp
+    diff = SCN.diff
+    sort = SRT.sort
+    argsort = SRT.argsort
+    msort = SRT.msort
+    topk = SRT.topk
+    kthvalue = SRT.kthvalue
+    median = SRT.median
+    nanmedian = SRT.nanmedian
+    quantile = SRT.quantile
+    nanquantile = SRT.nanquantile
+    nonzero = SEL.nonzero
+    argwhere = SEL.argwhere
+    masked_select = SEL.masked_select
+    unique = SEL.unique
+    bincount = SEL.bincount
+    multinomial = SMP.multinomial
+
+    def bernoulli(self, p=None, *, generator=None):
+        return SMP.bernoulli(self, p, generator=generator)
 
     # ---- linear algebra -------------------------------------------------------------------
     matmul = L.matmul

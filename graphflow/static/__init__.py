@@ -15,7 +15,7 @@ from graphflow.ir.dtypes import (  # noqa: F401  (tf.float32 and friends)
     uint8,
 )
 from graphflow.ir.dtypes import bool_ as bool  # noqa: A001
-from graphflow.static import linalg, nn, train
+from graphflow.static import linalg, math, nn, train
 from graphflow.static.explain import explain
 from graphflow.static.graph import (
     GLOBAL_VARIABLES,
@@ -89,6 +89,7 @@ from graphflow.static.ops import (
     zeros,
 )
 from graphflow.static.ops import tuple_ as tuple  # noqa: A001
+from graphflow.static.scans import argsort, cumprod, cumsum, searchsorted, sort
 from graphflow.static.session import Session, default_session
 from graphflow.static.tensor import Operation, Tensor
 from graphflow.static.variables import (

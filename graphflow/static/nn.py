@@ -12,7 +12,7 @@ from graphflow.ops.values import as_value, cast
 
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "softmax_cross_entropy_with_logits",
            "softmax_cross_entropy_with_logits_v2", "sparse_softmax_cross_entropy_with_logits", "dropout",
-           "bias_add", "l2_loss"]
+           "bias_add", "l2_loss", "top_k"]
 
 
 def relu(features: Any, name: str | None = None) -> Any:
@@ -110,3 +110,10 @@ def bias_add(value: Any, bias: Any, name: str | None = None) -> Any:
 def l2_loss(t: Any, name: str | None = None) -> Any:
     """sum(t ** 2) / 2"""
     return E.mul(R.sum(E.square(t)), 0.5)
+
+
+def top_k(input: Any, k: int = 1, sorted: bool = True, name: str | None = None) -> Any:  # noqa: A002
+    """tf.nn.top_k: the k largest entries along the last dimension and their int32 indices."""
+    from graphflow.static.scans import top_k as _top_k
+
+    return _top_k(input, k, sorted)

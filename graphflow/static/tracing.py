@@ -179,6 +179,11 @@ class Tracer(TensorMethods):
     def relu_(self) -> Tracer:
         return self._set(E.relu(self))
 
+    def bernoulli_(self, p: Any = 0.5, *, generator: Any = None) -> Tracer:
+        from graphflow.ops.sampling import bernoulli
+
+        return self._set(bernoulli(self, p, generator=generator))
+
     def __setitem__(self, key: Any, value: Any) -> None:
         """self[key] = value: the traced value becomes the copy with the selection replaced (ints,
         slices, masks known now, index tensors; of repeated positions the last write wins, as

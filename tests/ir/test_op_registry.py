@@ -39,9 +39,10 @@ def test_missing_rules_names_what_is_missing():
 
 def test_registry_is_the_expected_primitive_set():
     ops = all_ops()
-    assert len(ops) == 69
+    assert len(ops) == 73
     for name in ("add", "where", "cast", "reduce_sum", "argmax", "reshape", "slice", "pad", "concat", "flip",
-                 "gather", "scatter_add", "matmul", "random_uniform", "variable", "assign"):
+                 "gather", "scatter_add", "matmul", "random_uniform", "variable", "assign", "cumsum",
+                 "cumprod", "cumarg", "argsort"):
         assert name in ops
     assert all(op.category in CATEGORIES for op in ops.values())
     assert {op.name for op in ops.values()} == set(ops)
@@ -124,7 +125,7 @@ def _accepted_dtypes(name: str) -> tuple[set[str], set[str]]:
 
 
 @pytest.mark.parametrize("name", sorted(n for n, op in all_ops().items()
-                                        if op.category in ("elementwise", "reduce", "movement", "index", "linalg")
+                                        if op.category in ("elementwise", "reduce", "movement", "index", "linalg", "scan", "sort")
                                         and n != "cast"))
 def test_case_table_covers_exactly_the_dtypes_each_op_accepts(name):
     accepted, covered = _accepted_dtypes(name)

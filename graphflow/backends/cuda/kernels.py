@@ -464,3 +464,113 @@ def scatter_add(k: Kernel, ctx: Context) -> Generated:
                  f"i < {m}LL; i += (long long)blockDim.x * gridDim.x) {{", *body, "    }"]
     _finish(gen, ctx, ctx.fname(k), params, src_lines, (_grid(m), 1, 1), (BLOCK, 1, 1), "scatter_add", BLOCK)
     return gen
+
+
+# ---------------------------------------------------------------- scans and sorting
+
+def _rows(x: Node, axis: int) -> tuple[int, int, int]:
+    """(rows, length, inner) of an axis: element j of row r is at (r / inner) * length * inner + r % inner + j * inner."""
+    shape = tuple(x.shape)
+    n = shape[axis]
+    inner = prod(shape[axis + 1:])
+    return prod(shape[:axis]) * inner, n, inner
+
+
+def _is_nan(d, v: str) -> str:
+    return f"({v} != {v})" if d.kind == "f" else "false"
+
+
+def scan(k: Kernel, ctx: Context) -> Generated:
+    """cumsum, cumprod and cumarg: one thread per row, walking the row in order (integers wrap
+    in 64 bits and are stored in their width; the half types accumulate in float and round once
+    per output, as the reference does)."""
+    if len(k.nodes) != 1:
+        raise Unsupported("a scan runs as a kernel of its own")
+    (node,) = k.nodes
+    (x,) = node.inputs
+    name = node.op.name
+    rows, n, inner = _rows(x, node.attrs["axis"])
+    gen = Generated()
+    if rows * n == 0:
+        return gen
+    params = Params()
+    src, dst = params.read(x), params.write(node)
+    d = x.dtype
+    v = C.load(d, f"{src}[p]")
+    reverse = node.attrs.get("reverse", False)
+    pos = "n - 1 - t" if reverse else "t"
+    if name == "cumarg":
+        largest = node.attrs["largest"]
+        cmp = ">=" if largest else "<="
+        ct = C.compute(d)
+        init = [f"        {ct} best = {C.literal(0, d)};", "        long long bi = 0;"]
+        step = [f"            const {ct} v = {v};",
+                f"            if (t == 0 || {_is_nan(d, 'v')} || (!{_is_nan(d, 'best')} && v {cmp} best)) "
+                "{ best = v; bi = t; }",
+                f"            {dst}[p] = bi;"]
+    else:
+        op = "+" if name == "cumsum" else "*"
+        if d.kind in "iu":
+            init = [f"        unsigned long long acc = {'0' if op == '+' else '1'}ull;"]
+            step = [f"            acc = acc {op} (unsigned long long)(long long)({v});",
+                    f"            {dst}[p] = ({C.storage(d)})(long long)acc;"]
+        else:
+            ct = C.compute(d)
+            init = [f"        {ct} acc = {C.literal(0 if op == '+' else 1, d)};"]
+            step = [f"            acc = acc {op} {v};",
+                    f"            {dst}[p] = {C.store(d, 'acc')};"]
+    body = [f"    const long long rows = {rows}LL, n = {n}LL, inner = {inner}LL;",
+            "    for (long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x; r < rows; "
+            "r += (long long)blockDim.x * gridDim.x) {",
+            "        const long long base = (r / inner) * n * inner + r % inner;",
+            *init,
+            "        for (long long t = 0; t < n; ++t) {",
+            f"            const long long p = base + ({pos}) * inner;",
+            *step,
+            "        }",
+            "    }"]
+    _finish(gen, ctx, ctx.fname(k), params, body, (_grid(rows), 1, 1), (BLOCK, 1, 1), name, BLOCK)
+    return gen
+
+
+def argsort(k: Kernel, ctx: Context) -> Generated:
+    """A stable argsort by ranks: one thread per element counts the elements of its row that sort
+    before it (smaller, or equal and earlier; NaN is the largest) and writes its index there."""
+    if len(k.nodes) != 1:
+        raise Unsupported("argsort runs as a kernel of its own")
+    (node,) = k.nodes
+    (x,) = node.inputs
+    rows, n, inner = _rows(x, node.attrs["axis"])
+    gen = Generated()
+    total = rows * n
+    if total == 0:
+        return gen
+    params = Params()
+    src, dst = params.read(x), params.write(node)
+    d = x.dtype
+    ct = C.compute(d)
+
+    def before(a: str, b: str) -> str:  # a sorts strictly before b
+        if node.attrs["descending"]:
+            return f"({a} > {b} || ({_is_nan(d, a)} && !{_is_nan(d, b)}))"
+        return f"({a} < {b} || ({_is_nan(d, b)} && !{_is_nan(d, a)}))"
+
+    body = [f"    const long long total = {total}LL, n = {n}LL, inner = {inner}LL;",
+            "    for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < total; "
+            "e += (long long)blockDim.x * gridDim.x) {",
+            "        const long long r = e / n, a = e % n;",
+            "        const long long base = (r / inner) * n * inner + r % inner;",
+            f"        const {ct} va = {C.load(d, f'{src}[base + a * inner]')};",
+            "        long long rank = 0;",
+            "        for (long long b = 0; b < n; ++b) {",
+            f"            const {ct} vb = {C.load(d, f'{src}[base + b * inner]')};",
+            f"            if ({before('vb', 'va')} || (b < a && !{before('va', 'vb')})) ++rank;",
+            "        }",
+            f"        {dst}[base + rank * inner] = a;",
+            "    }"]
+    _finish(gen, ctx, ctx.fname(k), params, body, (_grid(total), 1, 1), (BLOCK, 1, 1), "argsort", BLOCK)
+    return gen
+
+
+# ops with a kernel generator of their own (each runs alone)
+OWN_KERNELS = {"cumsum": scan, "cumprod": scan, "cumarg": scan, "argsort": argsort}

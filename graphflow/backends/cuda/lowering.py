@@ -149,6 +149,10 @@ TABLE: dict[str, Lowering] = {
     # patterns
     "matmul": Pattern("tiled shared-memory GEMM (WMMA for float16/bfloat16 behind a flag), fused epilogue"),
     "scatter_add": Pattern("copy, then atomic adds at the indexed positions"),
+    "cumsum": Pattern("one thread per row, walking it in order (kernels.scan)"),
+    "cumprod": Pattern("one thread per row, walking it in order (kernels.scan)"),
+    "cumarg": Pattern("one thread per row, keeping the running extreme and its index (kernels.scan)"),
+    "argsort": Pattern("one thread per element, counting the row's elements that sort before it (kernels.argsort)"),
     # memory
     "input": Buffer("fed at run time"),
     "variable": Buffer("read from the run's state"),

@@ -50,6 +50,9 @@ class Program:
 
 
 def _kernel_for(k: Kernel):
+    own = next((K.OWN_KERNELS[n.op.name] for n in k.nodes if n.op.name in K.OWN_KERNELS), None)
+    if own is not None:
+        return own
     if k.kind == OPAQUE or k.kind == SOURCE:
         if len(k.nodes) == 1 and k.nodes[0].op.name == "scatter_add":
             return K.scatter_add

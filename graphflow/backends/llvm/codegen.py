@@ -20,6 +20,7 @@ from graphflow.backends.llvm.emit import (
     compute_type,
     const,
     fcall,
+    is_float,
     load_value,
     storage_type,
     store_value,
@@ -33,6 +34,7 @@ from graphflow.backends.llvm.plan import (
     MATMUL,
     PARALLEL_MIN_ELEMENTS,
     REDUCE,
+    SCAN,
     SCATTER,
     Plan,
     Unit,
@@ -157,7 +159,7 @@ class ModuleBuilder:
         reads = {n.id: a for n, a in zip(params, body.args[2:-1]) if n.id not in out_ids or n in unit.reads()}
         ev = Evaluator(b, reads, self.plan.scalars, raise_if)
         total = {EW: self._ew, REDUCE: self._reduce, MATMUL: self._matmul,
-                 SCATTER: self._scatter}[unit.kind](b, ev, unit, lo, hi, ptrs)
+                 SCATTER: self._scatter, SCAN: self._scan}[unit.kind](b, ev, unit, lo, hi, ptrs)
         b.ret_void()
 
         loader = ir.Function(self.module, ir.FunctionType(VOID, [I64, I64, PTR, PTR]), unit.name)
@@ -467,6 +469,40 @@ class ModuleBuilder:
                           lambda i, _: nest(level + 1, dims + [Aff.var(Var(i, shape[level]))]))
             nest(0, [])
         return 1
+
+    def _scan(self, b, ev: Evaluator, unit: Unit, lo, hi, ptrs) -> int:
+        """cumsum / cumprod: rows [lo, hi) along the axis, each walked in order with one running
+        value in the compute type (the half types in float32, rounded once per output; integers
+        wrap in their width), so the result is the reference's, bit for bit."""
+        n = unit.nodes[0]
+        (x,) = n.inputs
+        shape = tuple(x.shape)
+        axis = n.attrs["axis"]
+        length, inner = shape[axis], numel(shape[axis + 1:])
+        rows = numel(shape[:axis]) * inner
+        if rows * length == 0:
+            return 0
+        reverse = n.attrs.get("reverse", False)
+        ct = compute_type(n.dtype)
+        floats = is_float(ct)
+        combine = (b.fadd if floats else b.add) if n.op.name == "cumsum" else (b.fmul if floats else b.mul)
+        start = ir.Constant(ct, 0.0 if n.op.name == "cumsum" else 1.0) if floats else \
+            const(ct, 0 if n.op.name == "cumsum" else 1)
+
+        def row(r, _):
+            base = b.add(b.mul(b.udiv(r, const(I64, inner)), const(I64, length * inner)), b.urem(r, const(I64, inner)))
+
+            def step(j, acc):
+                ev.push()
+                pos = b.sub(const(I64, length - 1), j) if reverse else j
+                lin = Aff.var(Var(b.add(base, b.mul(pos, const(I64, inner))), numel(shape)))
+                new = combine(acc, ev.value(x, Index(shape, lin=lin)))
+                self._store(b, ptrs, n, lin, new)
+                ev.pop()
+                return new
+            for_range(b, const(I64, 0), const(I64, length), step, init=start)
+        for_range(b, lo, hi, row)
+        return rows
 
     def _matmul(self, b, ev: Evaluator, unit: Unit, lo, hi, ptrs) -> int:
         m = unit.matmul

@@ -344,13 +344,15 @@ def arg_reduction(name: str, d: DType) -> tuple[ir.Type, ir.Constant, Callable]:
 INDEX_OPS = frozenset({"reshape", "broadcast_to", "permute", "slice", "pad", "concat", "flip", "iota",
                        "gather", "random_uniform"})
 # ops computed by library calls or copies
-SPECIAL = frozenset({"matmul", "assign", "scatter_add"})
+SPECIAL = frozenset({"matmul", "assign", "scatter_add", "cumsum", "cumprod"})  # scans: a loop over each row
 # buffers supplied by the host (graph inputs, constants, variables, symbolic sizes)
 SOURCES = frozenset({"input", "constant", "variable", "sym_size"})
 # ops (or op/kind pairs) run by the NumPy reference inside the compiled program, through a callback
 FALLBACK = {
     ("pow", SIGNED): "integer pow (negative exponents raise) is run by the NumPy reference",
     ("pow", UNSIGNED): "integer pow is run by the NumPy reference",
+    "cumarg": "the running arg-extreme is run by the NumPy reference",
+    "argsort": "sorting is run by the NumPy reference (a stable sort)",
 }
 
 

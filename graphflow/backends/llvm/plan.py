@@ -12,7 +12,8 @@ from graphflow.backends.llvm.lowering import FALLBACK, INDEX_OPS, SOURCES, is_fa
 from graphflow.ir.graph import Graph, Node
 from graphflow.passes.kernel import PartitionedGraph, one_kernel_per_node
 
-EW, REDUCE, MATMUL, SCATTER, CALLBACK = "ew", "reduce", "matmul", "scatter", "callback"
+EW, REDUCE, MATMUL, SCATTER, CALLBACK, SCAN = "ew", "reduce", "matmul", "scatter", "callback", "scan"
+SCANS = frozenset({"cumsum", "cumprod"})  # run as SCAN units: each row walked in order
 PARALLEL_MIN_ELEMENTS = 1 << 16  # below this a kernel stays on one core (waking a thread costs more)
 HEAVY_ELEMENTS = 1 << 20  # graphs with a kernel this large get the full (slower) O3 loop pipeline
 
@@ -214,11 +215,13 @@ def _single(n: Node, fallbacks: list[str]) -> Unit:
         return Unit(MATMUL, [n], [n], matmul=n)
     if name == "scatter_add":
         return Unit(SCATTER, [n], [n])
+    if name in SCANS:
+        return Unit(SCAN, [n], [n])
     return Unit(EW, [n], [n], flat=_flat([n], n.shape))
 
 
 def _fused_units(nodes: list[Node], needed: list[Node]) -> list[Unit]:
-    if any(n.op.name == "scatter_add" for n in nodes):
+    if any(n.op.name == "scatter_add" or n.op.name in SCANS for n in nodes):
         raise _Split
     mms = [n for n in nodes if n.op.name == "matmul"]
     reds = [n for n in nodes if n.op.category == "reduce"]

@@ -8,7 +8,8 @@ from graphflow.ir.ops import (  # noqa: F401
     movement,
     random,
     reduce,
+    scan,
     source,
 )
 
-OP_MODULES = (source, elementwise, reduce, movement, indexing, linalg, random)
+OP_MODULES = (source, elementwise, reduce, movement, indexing, linalg, random, scan)
