@@ -106,17 +106,23 @@ def _euclid_mm(a: Any, b: Any) -> Any:
     return _sqrt0(d2)
 
 
-def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Any:
-    """sum(x1 * x2) / (max(|x1|, eps) * max(|x2|, eps)) along `dim`, the inputs broadcast
-    against each other (torch.nn.functional.cosine_similarity)."""
+def _float_pair(op: str, x1: Any, x2: Any) -> tuple[Any, Any]:
+    """x1 and x2 as values of one floating dtype and one broadcast shape (ints become the default
+    float); an error naming `op` when the shapes do not broadcast."""
     like = next((x for x in (x1, x2) if is_value(x)), None)
     a, b = as_value(x1, like), as_value(x2, like)
     if a.dtype.kind != "f" and b.dtype.kind != "f":
         a, b = cast(a, default_float), cast(b, default_float)
     try:
-        a, b = promote(a, b, op="cosine_similarity")
+        return promote(a, b, op=op)
     except ValueError:
-        raise ShapeError(f"cosine_similarity: x1 {fmt(a.shape)} and x2 {fmt(b.shape)} do not broadcast") from None
+        raise ShapeError(f"{op}: x1 {fmt(a.shape)} and x2 {fmt(b.shape)} do not broadcast") from None
+
+
+def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Any:
+    """sum(x1 * x2) / (max(|x1|, eps) * max(|x2|, eps)) along `dim`, the inputs broadcast
+    against each other (torch.nn.functional.cosine_similarity)."""
+    a, b = _float_pair("cosine_similarity", x1, x2)
     axis = normalize_axis(dim, len(a.shape), "cosine_similarity")
     norms = []
     for v in (a, b):
@@ -129,14 +135,7 @@ def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Any:
 def pairwise_distance(x1: Any, x2: Any, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Any:
     """The p-norm of x1 - x2 + eps over the last dimension, the inputs broadcast against each
     other (torch.nn.functional.pairwise_distance)."""
-    like = next((x for x in (x1, x2) if is_value(x)), None)
-    a, b = as_value(x1, like), as_value(x2, like)
-    if a.dtype.kind != "f" and b.dtype.kind != "f":
-        a, b = cast(a, default_float), cast(b, default_float)
-    try:
-        a, b = promote(a, b, op="pairwise_distance")
-    except ValueError:
-        raise ShapeError(f"pairwise_distance: x1 {fmt(a.shape)} and x2 {fmt(b.shape)} do not broadcast") from None
+    a, b = _float_pair("pairwise_distance", x1, x2)
     if p < 0:
         raise ValueError(f"pairwise_distance: p must be non-negative, got {p}")
     diff = bind("sub", a, b)

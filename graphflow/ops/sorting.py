@@ -97,19 +97,28 @@ def msort(input: Any) -> Any:  # noqa: A002
     return sort(input, 0).values
 
 
+def _k_of_scalar(op: str, x: Any, k: Any) -> ValuesIndices:
+    """A 0-d input: its one element (k must be 1) at index 0."""
+    if k != 1:
+        raise IndexError(f"{op}: k ({k}) is out of range for a 0-d input (k must be 1)")
+    return ValuesIndices(x, B.constant(0, int64, like=x))
+
+
+def _check_k(op: str, x: Any, axis: int, k: Any, low: int, note: str) -> None:
+    n = _size(x, axis, op)
+    if not isinstance(k, int) or k < low or (not isinstance(n, Sym) and k > n):
+        raise IndexError(f"{op}: k ({k}) is out of range for dimension {axis} of size {n} (input of shape "
+                         f"{fmt(x.shape)}{note})")
+
+
 def topk(input: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> ValuesIndices:  # noqa: A002
     """The k largest (smallest unless `largest`) elements along `dim` and their indices, in sorted
     order (also when `sorted=False`). Of equal elements the earlier ones come first; NaN counts as
     the largest value."""
     x, axis = _axis_input(input, dim, "topk")
     if not x.shape:
-        if k != 1:
-            raise IndexError(f"topk: k ({k}) is out of range for a 0-d input (k must be 1)")
-        return ValuesIndices(x, B.constant(0, int64, like=x))
-    n = _size(x, axis, "topk")
-    if not isinstance(k, int) or k < 0 or (not isinstance(n, Sym) and k > n):
-        raise IndexError(f"topk: k ({k}) is out of range for dimension {axis} of size {n} (input of shape "
-                         f"{fmt(x.shape)})")
+        return _k_of_scalar("topk", x, k)
+    _check_k("topk", x, axis, k, 0, "")
     idx = _positions(_order(x, axis, largest), axis, 0, k)
     return ValuesIndices(bind("gather", x, idx, axis=axis), idx)
 
@@ -127,13 +136,8 @@ def kthvalue(input: Any, k: int, dim: int = -1, keepdim: bool = False) -> Values
     """The k-th smallest element (k counts from 1) along `dim` and its index."""
     x, axis = _axis_input(input, dim, "kthvalue")
     if not x.shape:
-        if k != 1:
-            raise IndexError(f"kthvalue: k ({k}) is out of range for a 0-d input")
-        return ValuesIndices(x, B.constant(0, int64, like=x))
-    n = _size(x, axis, "kthvalue")
-    if not isinstance(k, int) or k < 1 or (not isinstance(n, Sym) and k > n):
-        raise IndexError(f"kthvalue: k ({k}) is out of range for dimension {axis} of size {n} (input of shape "
-                         f"{fmt(x.shape)}; k counts from 1)")
+        return _k_of_scalar("kthvalue", x, k)
+    _check_k("kthvalue", x, axis, k, 1, "; k counts from 1")
     idx = _positions(_order(x, axis, False), axis, k - 1, 1)
     return _pick(x, axis, idx, keepdim)
 
