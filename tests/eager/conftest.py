@@ -3,6 +3,8 @@ test runs on."""
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -53,3 +55,17 @@ def cpu_backend(request):
 @pytest.fixture(name="check_grad")
 def _check_grad_fixture():
     return check_grad
+
+
+@pytest.fixture(scope="module")
+def cuda():
+    """Eager cuda tensors on the CPU emulator of the CUDA backend (the generated CUDA C compiled with
+    the host C++ compiler), for the device tests of a module."""
+    if shutil.which("g++") is None and shutil.which("c++") is None:
+        pytest.skip("no C++ compiler for the cuda emulator")
+    from graphflow.backends.cuda import CudaBackend
+    from graphflow.backends.cuda.emulation import EmulatorDevice
+    from graphflow.eager.devices import use_backend
+
+    with use_backend("cuda", CudaBackend(device=EmulatorDevice())) as backend:
+        yield backend

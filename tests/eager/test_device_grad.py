@@ -4,26 +4,10 @@ is the cuda backend's emulator (as in test_devices_retain.py)."""
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
 import graphflow as gf
-
-HAS_CXX = shutil.which("g++") is not None or shutil.which("c++") is not None
-
-
-@pytest.fixture(scope="module")
-def cuda():
-    if not HAS_CXX:
-        pytest.skip("no C++ compiler for the cuda emulator")
-    from graphflow.backends.cuda import CudaBackend
-    from graphflow.backends.cuda.emulation import EmulatorDevice
-    from graphflow.eager.devices import use_backend
-
-    with use_backend("cuda", CudaBackend(device=EmulatorDevice())) as backend:
-        yield backend
 
 
 def _leaf(values, device="cpu", dtype=gf.float64):

@@ -4,8 +4,6 @@ errors. Device views are copies, so a write must reach the tensor itself, never 
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
@@ -13,18 +11,6 @@ import graphflow as gf
 from graphflow.errors import DeviceError
 
 A = np.arange(60, dtype=np.float64).reshape(3, 4, 5)
-
-
-@pytest.fixture(scope="module")
-def cuda():
-    if shutil.which("g++") is None and shutil.which("c++") is None:
-        pytest.skip("no C++ compiler for the cuda emulator")
-    from graphflow.backends.cuda import CudaBackend
-    from graphflow.backends.cuda.emulation import EmulatorDevice
-    from graphflow.eager.devices import use_backend
-
-    with use_backend("cuda", CudaBackend(device=EmulatorDevice())) as backend:
-        yield backend
 
 
 def _np_key(key):

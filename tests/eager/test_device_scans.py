@@ -4,26 +4,11 @@ comparison form of searchsorted, and data-dependent results placed on the device
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
-import pytest
 
 import graphflow as gf
 
 X = np.array([[3.0, 1.0, np.nan, 1.0, 2.0, 0.5], [0.0, 0.0, 5.0, -1.0, 5.0, 2.0], [1.5, -2.0, 0.0, 4.0, 4.0, 1.0]])
-
-
-@pytest.fixture(scope="module")
-def cuda():
-    if shutil.which("g++") is None and shutil.which("c++") is None:
-        pytest.skip("no C++ compiler for the cuda emulator")
-    from graphflow.backends.cuda import CudaBackend
-    from graphflow.backends.cuda.emulation import EmulatorDevice
-    from graphflow.eager.devices import use_backend
-
-    with use_backend("cuda", CudaBackend(device=EmulatorDevice())) as backend:
-        yield backend
 
 
 def _ops(t):

@@ -6,16 +6,12 @@ exercised here; tests that need a real GPU skip."""
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
 import graphflow as gf
 from graphflow.backends import available
 from graphflow.errors import DeviceError
-
-HAS_CXX = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
 
 
 # ---- without a GPU ------------------------------------------------------------------------
@@ -43,19 +39,7 @@ def test_to_dtype_and_device_together_on_cpu():
 
 
 # ---- the cuda path on the emulator device ---------------------------------------------------
-@pytest.fixture(scope="module")
-def emulated_cuda():
-    if not HAS_CXX:
-        pytest.skip("no C++ compiler for the cuda emulator")
-    from graphflow.backends.cuda import CudaBackend
-    from graphflow.backends.cuda.emulation import EmulatorDevice
-    from graphflow.eager.devices import use_backend
-
-    with use_backend("cuda", CudaBackend(device=EmulatorDevice())) as backend:
-        yield backend
-
-
-def test_tensors_move_and_compute_on_device(emulated_cuda):
+def test_tensors_move_and_compute_on_device(cuda):
     from graphflow.backends.cuda.runtime import DeviceArray
 
     a = gf.tensor([1.0, 2.0, 3.0])
@@ -74,14 +58,14 @@ def test_tensors_move_and_compute_on_device(emulated_cuda):
     assert a.cuda().device == "cuda:0"
 
 
-def test_cross_device_ops_name_both_devices(emulated_cuda):
+def test_cross_device_ops_name_both_devices(cuda):
     with pytest.raises(DeviceError, match=r"mul.*(cpu and cuda:0|cuda:0 and cpu)"):
         gf.ones(2).cuda() * gf.ones(2)
     with pytest.raises(DeviceError, match=r"(cpu and cuda:0|cuda:0 and cpu)"):
         gf.ones(2) + gf.ones(2).cuda()
 
 
-def test_backward_on_device(emulated_cuda):
+def test_backward_on_device(cuda):
     w = gf.tensor([1.0, 2.0, 3.0], device="cuda", requires_grad=True)
     x = gf.tensor([0.5, -1.0, 2.0]).cuda()
     for _ in range(2):  # the second pass accumulates on the device
@@ -92,7 +76,7 @@ def test_backward_on_device(emulated_cuda):
     assert (w * x).detach().cpu().tolist() == [0.5, -2.0, 6.0]
 
 
-def test_model_to_cuda_moves_parameters(emulated_cuda):
+def test_model_to_cuda_moves_parameters(cuda):
     gf.manual_seed(0)
     model = gf.nn.Linear(3, 2)
     x = gf.tensor([[1.0, 2.0, 3.0]])
