@@ -81,6 +81,8 @@ def _check_labels(op: str, target: Any, num_classes: int, ignore_index: int) -> 
     values = concrete(target)
     if values is None or not values.size:
         return
+    if values.min() >= 0 and values.max() < num_classes:  # the usual case: two reductions, no temporaries
+        return
     bad = (values != ignore_index) & ((values < 0) | (values >= num_classes))
     if bad.any():
         raise IndexError(f"{op}: target {int(values[bad].reshape(-1)[0])} is out of bounds for {num_classes} "
