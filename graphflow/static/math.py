@@ -1,7 +1,76 @@
 """`tf.math` (TF1's names): aliases of the functional layer's ops, keeping TF's argument names."""
 
+# ruff: noqa: F401, A001
 from __future__ import annotations
 
+from graphflow.static.nn import l2_normalize, log_softmax, sigmoid, softplus, tanh
+from graphflow.static.ops import (
+    abs,
+    add,
+    add_n,
+    argmax,
+    argmin,
+    ceil,
+    cos,
+    count_nonzero,
+    divide,
+    equal,
+    erf,
+    exp,
+    expm1,
+    floor,
+    floordiv,
+    floormod,
+    greater,
+    greater_equal,
+    is_finite,
+    is_inf,
+    is_nan,
+    less,
+    less_equal,
+    log,
+    log1p,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    maximum,
+    minimum,
+    mod,
+    multiply,
+    negative,
+    not_equal,
+    pow,
+    reciprocal,
+    reduce_all,
+    reduce_any,
+    reduce_logsumexp,
+    reduce_max,
+    reduce_mean,
+    reduce_min,
+    reduce_prod,
+    reduce_std,
+    reduce_sum,
+    reduce_variance,
+    rsqrt,
+    sign,
+    sin,
+    sqrt,
+    square,
+    squared_difference,
+    subtract,
+    truediv,
+)
+from graphflow.static.ops import round_ as round
 from graphflow.static.scans import cumprod, cumsum, cumulative_logsumexp, top_k
 
-__all__ = ["cumprod", "cumsum", "cumulative_logsumexp", "top_k"]
+__all__ = [
+    "abs", "add", "add_n", "argmax", "argmin", "ceil", "cos", "count_nonzero", "cumprod", "cumsum",
+    "cumulative_logsumexp", "divide", "equal", "erf", "exp", "expm1", "floor", "floordiv", "floormod", "greater",
+    "greater_equal", "is_finite", "is_inf", "is_nan", "l2_normalize", "less", "less_equal", "log", "log1p",
+    "log_softmax", "logical_and", "logical_not", "logical_or", "logical_xor", "maximum", "minimum", "mod",
+    "multiply", "negative", "not_equal", "pow", "reciprocal", "reduce_all", "reduce_any", "reduce_logsumexp",
+    "reduce_max", "reduce_mean", "reduce_min", "reduce_prod", "reduce_std", "reduce_sum", "reduce_variance",
+    "round", "rsqrt", "sigmoid", "sign", "sin", "softplus", "sqrt", "square", "squared_difference", "subtract",
+    "tanh", "top_k", "truediv",
+]

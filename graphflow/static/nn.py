@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphflow.ir.dtypes import int64
 from graphflow.nn import functional as F
 from graphflow.ops import elementwise as E
 from graphflow.ops import reductions as R
@@ -117,3 +118,126 @@ def top_k(input: Any, k: int = 1, sorted: bool = True, name: str | None = None) 
     from graphflow.static.scans import top_k as _top_k
 
     return _top_k(input, k, sorted)
+
+
+__all__ += ["sigmoid_cross_entropy_with_logits", "weighted_cross_entropy_with_logits", "moments",
+            "batch_normalization", "l2_normalize", "softplus", "elu", "leaky_relu", "relu6", "embedding_lookup",
+            "in_top_k"]
+
+
+def _labels_logits(op: str, labels: Any, logits: Any) -> tuple[Any, Any]:
+    if labels is None or logits is None:
+        raise TypeError(f"{op}: pass labels= and logits= by keyword")
+    x = as_value(logits)
+    z = as_value(labels, like=x)
+    if z.dtype != x.dtype:
+        z = cast(z, x.dtype)
+    return z, x
+
+
+def sigmoid_cross_entropy_with_logits(_sentinel: Any = None, labels: Any = None, logits: Any = None,
+                                      name: str | None = None) -> Any:
+    """Elementwise -z*log(sigmoid(x)) - (1-z)*log(1-sigmoid(x)), computed stably as TF does:
+    max(x, 0) - x*z + log(1 + exp(-|x|))."""
+    if _sentinel is not None:
+        raise TypeError("sigmoid_cross_entropy_with_logits: pass labels= and logits= by keyword")
+    z, x = _labels_logits("sigmoid_cross_entropy_with_logits", labels, logits)
+    # where(x >= 0, ...) rather than relu/abs: the gradient at x = 0 is then sigmoid(0) - z, as TF's
+    pos = E.ge(x, 0)
+    relu_x = E.where(pos, x, E.mul(x, 0))
+    neg_abs = E.where(pos, E.neg(x), x)
+    return E.add(E.sub(relu_x, E.mul(x, z)), E.log1p(E.exp(neg_abs)))
+
+
+def weighted_cross_entropy_with_logits(labels: Any = None, logits: Any = None, pos_weight: Any = None,
+                                       name: str | None = None, targets: Any = None) -> Any:
+    """sigmoid cross entropy with the positive term weighted by pos_weight, stably as TF:
+    (1 - z)*x + (1 + (q - 1)*z) * (log(1 + exp(-|x|)) + max(-x, 0)). `targets` is TF1's name."""
+    if pos_weight is None:
+        raise TypeError("weighted_cross_entropy_with_logits: pass pos_weight=")
+    z, x = _labels_logits("weighted_cross_entropy_with_logits", targets if labels is None else labels, logits)
+    lw = E.add(E.mul(E.sub(pos_weight, 1), z), 1)
+    soft = E.add(E.log1p(E.exp(E.neg(E.abs(x)))), E.relu(E.neg(x)))
+    return E.add(E.mul(E.sub(1, z), x), E.mul(lw, soft))
+
+
+def moments(x: Any, axes: Any, shift: Any = None, name: str | None = None, keep_dims: bool | None = None,
+            keepdims: bool | None = None) -> tuple[Any, Any]:
+    """(mean, variance) of x over `axes`, the population variance, as tf.nn.moments (whose
+    variance treats the mean as a constant: the same gradient, since deviations sum to 0)."""
+    from graphflow.static.ops import stop_gradient
+
+    keep = bool(keepdims if keepdims is not None else keep_dims)
+    x = as_value(x)
+    axes = tuple(axes) if isinstance(axes, (list, tuple)) else (axes,)
+    mean = R.mean(x, axes, True)
+    variance = R.mean(E.square(E.sub(x, stop_gradient(mean))), axes, True)
+    if not keep:
+        from graphflow.ops.shape import squeeze
+
+        mean, variance = squeeze(mean, axes), squeeze(variance, axes)
+    return mean, variance
+
+
+def batch_normalization(x: Any, mean: Any, variance: Any, offset: Any, scale: Any, variance_epsilon: float,
+                        name: str | None = None) -> Any:
+    """(x - mean) * scale / sqrt(variance + variance_epsilon) + offset (offset, scale may be None),
+    in TF's form x * inv + (offset - mean * inv)."""
+    inv = E.rsqrt(E.add(variance, variance_epsilon))
+    if scale is not None:
+        inv = E.mul(inv, scale)
+    shift = E.neg(E.mul(mean, inv)) if offset is None else E.sub(offset, E.mul(mean, inv))
+    return E.add(E.mul(x, cast(inv, as_value(x).dtype)), shift)
+
+
+def l2_normalize(x: Any, axis: Any = None, epsilon: float = 1e-12, name: str | None = None, dim: Any = None) -> Any:
+    """x / sqrt(max(sum(x ** 2, axis), epsilon)) (all axes by default; `dim` is TF1's old name)."""
+    x = as_value(x)
+    axis = dim if axis is None else axis
+    if isinstance(axis, list):
+        axis = tuple(axis)
+    return E.mul(x, E.rsqrt(E.maximum(R.sum(E.square(x), axis, True), epsilon)))
+
+
+def softplus(features: Any, name: str | None = None) -> Any:
+    """log(1 + exp(features)), stably."""
+    return E.softplus(features, 1.0, float("inf"))
+
+
+def elu(features: Any, name: str | None = None) -> Any:
+    return F.elu(features)
+
+
+def leaky_relu(features: Any, alpha: float = 0.2, name: str | None = None) -> Any:
+    return F.leaky_relu(features, alpha)
+
+
+def relu6(features: Any, name: str | None = None) -> Any:
+    return F.relu6(features)
+
+
+def embedding_lookup(params: Any, ids: Any, partition_strategy: str = "mod", name: str | None = None,
+                     validate_indices: bool = True, max_norm: float | None = None) -> Any:
+    """Rows of `params` at `ids` (tf.gather on axis 0); a list of one tensor is that tensor."""
+    from graphflow.static.ops import gather
+
+    if isinstance(params, (list, tuple)):
+        if len(params) != 1:
+            raise NotImplementedError("embedding_lookup: sharded params (a list of several tensors) are not supported")
+        params = params[0]
+    if max_norm is not None:
+        raise NotImplementedError("embedding_lookup: max_norm is not supported")
+    return gather(params, ids)
+
+
+def in_top_k(predictions: Any, targets: Any, k: int, name: str | None = None) -> Any:
+    """Whether each target class is among the k largest predictions of its row (bool, shape
+    [batch]); classes tied with the k-th largest all count as in the top k, as in TF."""
+    from graphflow.ops.gathering import take_along_dim
+    from graphflow.ops.shape import reshape
+
+    p = as_value(predictions)
+    t = _match_sizes(cast(as_value(targets, like=p), int64), tuple(p.shape[:1]))
+    target = take_along_dim(p, reshape(t, (-1, 1)), 1)
+    above = R.sum(cast(E.gt(p, target), int64), 1)
+    return E.lt(above, int(k))

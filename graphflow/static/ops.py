@@ -139,7 +139,7 @@ def gradients(ys: Any, xs: Any, grad_ys: Any = None, name: str = "gradients") ->
         nodes = list(g.var_reads.get(x.ref, ())) if isinstance(x, Variable) else [h.to_node(x)]
         groups.append(nodes)
         flat.extend(nodes)
-    results = stable_grad(y_nodes, flat, seeds)  # on the stabilised forward graph
+    results = stable_grad(y_nodes, flat, seeds, _stops_under(g, y_nodes))  # on the stabilised forward graph
     out: list[Tensor | None] = []
     k = 0
     for x_obj, nodes in zip(xs_l, groups):
@@ -344,8 +344,8 @@ def squeeze(input: Any, axis: Any = None, name: str | None = None) -> Tensor:  #
     return S.squeeze(input, axis)
 
 
-exp, log, sqrt, abs, negative, sigmoid, tanh, maximum, minimum, where, pow = (  # noqa: A001
-    E.exp, E.log, E.sqrt, E.abs, E.neg, E.sigmoid, E.tanh, E.maximum, E.minimum, E.where, E.pow)
+exp, log, sqrt, abs, negative, sigmoid, tanh, maximum, minimum, pow = (  # noqa: A001
+    E.exp, E.log, E.sqrt, E.abs, E.neg, E.sigmoid, E.tanh, E.maximum, E.minimum, E.pow)
 
 
 # ---- TF1 names for tiling, rolling, einsum, diagonals and classification of values ----------
@@ -411,3 +411,407 @@ def is_inf(x: Any, name: str | None = None) -> Tensor:
 
 def is_finite(x: Any, name: str | None = None) -> Tensor:
     return E.isfinite(x)
+
+
+# ---- more TF1 names: shapes, slicing, padding, ranges, masks, clipping, elementwise math ------
+# (names that would shadow a builtin inside this module get a trailing `_`; the package exports
+# them under TF's names)
+def _stops_under(g: Graph, ys: list[Node]) -> list[Node]:
+    """The `stop_gradient` nodes of `g` that the ys depend on (gradients treat them as constants)."""
+    stops = getattr(g, "_gf_stop_gradients", None)
+    if not stops:
+        return []
+    from graphflow.ir.graph import toposort
+
+    ids = {n.id for n in toposort(ys)}
+    return [n for n in stops if n.id in ids]
+
+
+def stop_gradient(input: Any, name: str | None = None) -> Tensor:  # noqa: A002
+    """`input`'s value, seen by `gradients` as a constant."""
+    x = _as_tensor(input)
+    g = _graph_of(x)
+    out = identity(x, name=name or "StopGradient")
+    if not hasattr(g, "_gf_stop_gradients"):
+        g._gf_stop_gradients = []
+    g._gf_stop_gradients.append(out.node)
+    return out
+
+
+def _anchored(x: Any, value: Any) -> Any:
+    """`value` (built from x's symbolic sizes, not from x) made to depend on x, so that a run
+    which feeds x binds those sizes: + the sum of an empty slice of x (0, no data read)."""
+    if all(isinstance(d, int) for d in x.shape):
+        return value
+    axis = next(i for i, d in enumerate(x.shape) if isinstance(d, Sym))
+    empty = _getitem(x, _axis_key(len(x.shape), axis, slice(0, 0)))
+    return E.add(value, _cast(R.sum(_cast(empty, float32)), value.dtype))
+
+
+def _dim_value(x: Any, axis: int, dtype: DType) -> Any:
+    d = x.shape[axis]
+    return R.count_of(x, (axis,), dtype) if isinstance(d, Sym) else constant(d, dtype=dtype)
+
+
+def shape_(input: Any, out_type: Any = "int32", name: str | None = None) -> Tensor:  # noqa: A002
+    """The shape of `input` as a 1-D tensor: a constant when every size is known, else each
+    unknown size is read when the graph runs (a `sym_size` node)."""
+    x = _as_tensor(input)
+    dt = get_dtype(out_type)
+    if all(isinstance(d, int) for d in x.shape):
+        return constant(np.asarray(x.shape, dtype=dt.np).reshape(len(x.shape)), dtype=dt)
+    return _anchored(x, S.stack([_dim_value(x, i, dt) for i in range(len(x.shape))], 0))
+
+
+def size(input: Any, name: str | None = None, out_type: Any = "int32") -> Tensor:  # noqa: A002
+    """The number of elements of `input` (a scalar)."""
+    x = _as_tensor(input)
+    return _anchored(x, R.count_of(x, tuple(range(len(x.shape))), get_dtype(out_type)))
+
+
+def rank(input: Any, name: str | None = None) -> Tensor:  # noqa: A002
+    """The number of dimensions of `input`, an int32 scalar (always known in graphflow)."""
+    return constant(len(_as_tensor(input).shape), dtype="int32")
+
+
+def zeros_like(tensor: Any, dtype: Any = None, name: str | None = None, optimize: bool = True) -> Tensor:
+    from graphflow.ir import builder as B
+
+    x = _as_tensor(tensor)
+    return _anchored(x, B.full(x.shape, 0, get_dtype(dtype) if dtype is not None else x.dtype, like=x))
+
+
+def ones_like(tensor: Any, dtype: Any = None, name: str | None = None, optimize: bool = True) -> Tensor:
+    from graphflow.ir import builder as B
+
+    x = _as_tensor(tensor)
+    return _anchored(x, B.full(x.shape, 1, get_dtype(dtype) if dtype is not None else x.dtype, like=x))
+
+
+def split(value: Any, num_or_size_splits: Any, axis: int = 0, num: int | None = None,
+          name: str | None = None) -> list[Tensor]:
+    """tf.split: an int splits `axis` into that many equal pieces (it must divide the size); a
+    list gives each piece's size (one entry may be -1: the rest)."""
+    x = _as_tensor(value)
+    ax = normalize_axis(axis, len(x.shape), "split")
+    n = x.shape[ax]
+    if isinstance(n, Sym):
+        raise ShapeError(f"split: dimension {ax} of {tuple(x.shape)} has an unknown size; split along a known one")
+    if isinstance(num_or_size_splits, int):
+        k = num_or_size_splits
+        if k <= 0 or n % k:
+            raise ValueError(f"split: dimension {ax} of size {n} cannot be split into {k} equal pieces")
+        sizes = [n // k] * k
+    else:
+        sizes = [int(v) for v in num_or_size_splits]
+        if sizes.count(-1) > 1:
+            raise ValueError("split: at most one size may be -1")
+        if -1 in sizes:
+            rest = n - sum(v for v in sizes if v != -1)
+            if rest < 0:
+                raise ValueError(f"split: sizes {sizes} exceed the size {n} of dimension {ax}")
+            sizes[sizes.index(-1)] = rest
+    return list(S.split(x, sizes, ax))
+
+
+def unstack(value: Any, num: int | None = None, axis: int = 0, name: str | None = None) -> list[Tensor]:
+    """The slices of `value` along `axis`, each without that dimension."""
+    x = _as_tensor(value)
+    ax = normalize_axis(axis, len(x.shape), "unstack")
+    if isinstance(x.shape[ax], Sym):
+        raise ShapeError(f"unstack: dimension {ax} of {tuple(x.shape)} has an unknown size; pass a known one")
+    if num is not None and num != x.shape[ax]:
+        raise ValueError(f"unstack: num={num} but dimension {ax} has size {x.shape[ax]}")
+    return list(S.unbind(x, ax))
+
+
+def slice_(input_: Any, begin: Any, size: Any, name: str | None = None) -> Tensor:
+    """tf.slice: input_[begin[i]:begin[i] + size[i]] on each dimension (size -1: to the end)."""
+    x = _as_tensor(input_)
+    begin, sz = [int(b) for b in begin], [int(v) for v in size]
+    if len(begin) != len(x.shape) or len(sz) != len(x.shape):
+        raise ShapeError(f"slice: begin {begin} and size {sz} need one entry per dimension of {tuple(x.shape)}")
+    key = tuple(slice(b, None if n == -1 else b + n) for b, n in zip(begin, sz))
+    return _getitem(x, key)
+
+
+def strided_slice(input_: Any, begin: Any, end: Any, strides: Any = None, begin_mask: int = 0, end_mask: int = 0,
+                  ellipsis_mask: int = 0, new_axis_mask: int = 0, shrink_axis_mask: int = 0,
+                  var: Any = None, name: str | None = None) -> Tensor:
+    """tf.strided_slice: the key begin[i]:end[i]:strides[i] per entry, with TF's bit masks
+    (a set bit i of begin_mask/end_mask ignores begin[i]/end[i]; ellipsis_mask puts `...`,
+    new_axis_mask a new axis, shrink_axis_mask the single index begin[i])."""
+    begin, end = [int(b) for b in begin], [int(e) for e in end]
+    strides = [1] * len(begin) if strides is None else [int(s) for s in strides]
+    key: list[Any] = []
+    for i, (b, e, st) in enumerate(zip(begin, end, strides)):
+        if ellipsis_mask >> i & 1:
+            key.append(Ellipsis)
+        elif new_axis_mask >> i & 1:
+            key.append(None)
+        elif shrink_axis_mask >> i & 1:
+            key.append(b)
+        else:
+            key.append(slice(None if begin_mask >> i & 1 else b, None if end_mask >> i & 1 else e, st))
+    return _getitem(_as_tensor(input_), tuple(key))
+
+
+def _axis_key(ndim: int, axis: int, s: Any) -> tuple:
+    return (slice(None),) * axis + (s,) + (slice(None),) * (ndim - axis - 1)
+
+
+def pad(tensor: Any, paddings: Any, mode: str = "CONSTANT", constant_values: Any = 0,
+        name: str | None = None) -> Tensor:
+    """tf.pad: paddings[i] = [before, after] for dimension i; mode CONSTANT (with
+    constant_values), REFLECT (mirror without the edge) or SYMMETRIC (mirror with it)."""
+    x = _as_tensor(tensor)
+    pads = np.asarray(paddings.numpy() if hasattr(paddings, "numpy") else paddings, dtype=np.int64)
+    n = len(x.shape)
+    if pads.shape != (n, 2) or (pads < 0).any():
+        raise ValueError(f"pad: paddings must be {n} non-negative [before, after] pairs, got {pads.tolist()}")
+    mode = mode.upper()
+    if mode == "CONSTANT":
+        flat = [int(v) for pair in pads[::-1] for v in pair]
+        return S.pad(x, flat, "constant", float(constant_values)) if any(flat) else identity(x)
+    if mode not in ("REFLECT", "SYMMETRIC"):
+        raise ValueError(f"pad: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC', got {mode!r}")
+    edge = 1 if mode == "REFLECT" else 0
+    for axis, (lo, hi) in enumerate(pads.tolist()):
+        if not (lo or hi):
+            continue
+        d = x.shape[axis]
+        if isinstance(d, Sym):
+            raise ShapeError(f"pad: mode {mode} needs the size of dimension {axis}, which is unknown")
+        if max(lo, hi) > d - edge:
+            raise ValueError(f"pad: {mode} padding {[lo, hi]} is too large for dimension {axis} of size {d}")
+        parts = []
+        if lo:
+            parts.append(S.flip(_getitem(x, _axis_key(n, axis, slice(edge, edge + lo))), [axis]))
+        parts.append(x)
+        if hi:
+            parts.append(S.flip(_getitem(x, _axis_key(n, axis, slice(d - hi - edge, d - edge))), [axis]))
+        x = S.cat(parts, axis)
+    return x
+
+
+def range_(start: Any, limit: Any = None, delta: Any = 1, dtype: Any = None, name: str = "range") -> Tensor:
+    """tf.range: start, start + delta, ... up to (not including) limit; range(n) counts 0..n-1.
+    int32 for integer arguments, float32 if any is a float (unless dtype says otherwise)."""
+    if limit is None:
+        start, limit = 0, start
+    vals = [np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in (start, limit, delta)]
+    if dtype is None:
+        dtype = "float32" if any(v.dtype.kind == "f" for v in vals) else "int32"
+    dt = get_dtype(dtype)
+    if vals[2] == 0:
+        raise ValueError("range: delta must not be 0")
+    return constant(np.arange(*(v.item() for v in vals)).astype(dt.np), dtype=dt)
+
+
+def linspace(start: Any, stop: Any, num: int, name: str | None = None, axis: int = 0) -> Tensor:
+    """`num` evenly spaced values from start to stop inclusive (float32 unless given float64 arrays)."""
+    a, b = np.asarray(start), np.asarray(stop)
+    dt = a.dtype if isinstance(start, np.ndarray) and a.dtype.kind == "f" else np.float32
+    return constant(np.linspace(a, b, int(num), axis=axis).astype(dt))
+
+
+def one_hot(indices: Any, depth: int, on_value: Any = None, off_value: Any = None, axis: int | None = None,
+            dtype: Any = None, name: str | None = None) -> Tensor:
+    """tf.one_hot: on_value where the new `axis` (default last) equals the index, else off_value;
+    an index outside [0, depth) gives a row of off_value. dtype: that of on_value/off_value, else
+    float32."""
+    idx = _as_tensor(indices)
+    if dtype is None:
+        given = next((v for v in (on_value, off_value) if v is not None), None)
+        if given is None:
+            dtype = float32
+        elif is_value(given):
+            dtype = given.dtype
+        else:  # Python numbers: float32 or int32, as TF's constants
+            arr = np.asarray(given)
+            dtype = arr.dtype if isinstance(given, np.ndarray) else ("float32" if arr.dtype.kind == "f" else "int32")
+    dt = get_dtype(dtype)
+    n = len(idx.shape) + 1
+    ax = n - 1 if axis is None or axis == -1 else normalize_axis(axis, n, "one_hot")
+    view = [1] * n
+    view[ax] = int(depth)
+    classes = constant(np.arange(int(depth), dtype=np.int64).reshape(view))
+    hit = E.eq(S.unsqueeze(_cast(idx, int64), ax), classes)
+    on = _cast(_as_tensor(1 if on_value is None else on_value), dt)
+    off = _cast(_as_tensor(0 if off_value is None else off_value), dt)
+    return E.where(hit, on, off)
+
+
+def reverse(tensor: Any, axis: Any, name: str | None = None) -> Tensor:
+    """`tensor` with the order of the entries along each axis in `axis` reversed."""
+    axes = [axis] if isinstance(axis, int) else [int(a) for a in axis]
+    return S.flip(_as_tensor(tensor), axes)
+
+
+def boolean_mask(tensor: Any, mask: Any, name: str = "boolean_mask", axis: int | None = None) -> Tensor:
+    """tensor's entries where `mask` (covering dimensions axis, axis+1, ...) is True, flattened
+    over the masked dimensions. The result's shape depends on the mask's values, so in a graph
+    the mask must be a constant (use where(mask, x, 0) or a masked reduction otherwise)."""
+    x = _as_tensor(tensor)
+    ax = 0 if axis is None else normalize_axis(axis, len(x.shape), "boolean_mask")
+    try:
+        return _getitem(x, (slice(None),) * ax + (mask,))
+    except TypeError as e:
+        raise TypeError(f"boolean_mask: the result's shape depends on the values of the mask, which a graph "
+                        f"does not know when it is built ({e})") from None
+
+
+def where(condition: Any, x: Any = None, y: Any = None, name: str | None = None) -> Tensor:
+    """tf.where(condition, x, y): x where condition is True, else y (broadcasting). The
+    one-argument form (the coordinates of the True entries) has a data-dependent shape: it is
+    not supported in a graph."""
+    if x is None and y is None:
+        raise TypeError("where: the one-argument form where(condition) returns the coordinates of the True "
+                        "entries, whose number depends on the data, which a graph does not know when it is "
+                        "built; use the three-argument form where(condition, x, y)")
+    if x is None or y is None:
+        raise ValueError("where: pass both x and y, or neither")
+    return E.where(condition, x, y)
+
+
+def clip_by_value(t: Any, clip_value_min: Any, clip_value_max: Any, name: str | None = None) -> Tensor:
+    """t with each entry clamped into [clip_value_min, clip_value_max]."""
+    x = _as_tensor(t)
+    return E.minimum(E.maximum(x, clip_value_min), clip_value_max)
+
+
+def clip_by_norm(t: Any, clip_norm: Any, axes: Any = None, name: str | None = None) -> Tensor:
+    """t * clip_norm / max(||t||_2, clip_norm), the L2 norm over `axes` (all by default), as TF
+    (a zero norm gets a zero, not NaN, gradient)."""
+    x = _as_tensor(t)
+    l2sum = R.sum(E.square(x), axes, axes is not None)  # a scalar over all axes
+    pred = E.gt(l2sum, 0)
+    l2norm = E.where(pred, E.sqrt(E.where(pred, l2sum, 1.0)), l2sum)
+    return E.div(E.mul(x, clip_norm), E.maximum(l2norm, clip_norm))
+
+
+def global_norm(t_list: Sequence[Any], name: str | None = None) -> Tensor:
+    """sqrt(sum of the squares of every entry of every tensor in t_list; None entries skipped)."""
+    ts = [_as_tensor(t) for t in t_list if t is not None]
+    if not ts:
+        raise ValueError("global_norm: t_list holds no tensors")
+    return E.sqrt(add_n([R.sum(E.square(t)) for t in ts]))
+
+
+def clip_by_global_norm(t_list: Sequence[Any], clip_norm: Any, use_norm: Any = None,
+                        name: str | None = None) -> tuple[list[Any], Tensor]:
+    """(each t * clip_norm / max(global_norm, clip_norm), global_norm); None entries stay None."""
+    if isinstance(t_list, (str, bytes)) or not isinstance(t_list, Sequence):
+        raise TypeError("clip_by_global_norm: t_list must be a sequence of tensors")
+    norm = global_norm(t_list) if use_norm is None else _as_tensor(use_norm)
+    scale = E.div(_cast(_as_tensor(clip_norm), norm.dtype), E.maximum(norm, clip_norm))
+    return [None if t is None else E.mul(t, _cast(scale, _as_tensor(t).dtype)) for t in t_list], norm
+
+
+def squared_difference(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return E.square(E.sub(x, y))
+
+
+def reduce_any(input_tensor: Any, axis: Any = None, keepdims: bool = False, name: str | None = None) -> Tensor:
+    return R.any(input_tensor, axis, keepdims)
+
+
+def reduce_all(input_tensor: Any, axis: Any = None, keepdims: bool = False, name: str | None = None) -> Tensor:
+    return R.all(input_tensor, axis, keepdims)
+
+
+def reduce_logsumexp(input_tensor: Any, axis: Any = None, keepdims: bool = False,
+                     name: str | None = None) -> Tensor:
+    return R.logsumexp(input_tensor, axis, keepdims)
+
+
+def reduce_variance(input_tensor: Any, axis: Any = None, keepdims: bool = False, name: str | None = None) -> Tensor:
+    """The population variance (divides by N), as tf.math.reduce_variance."""
+    return R.var(input_tensor, axis, unbiased=False, keepdim=keepdims)
+
+
+def reduce_std(input_tensor: Any, axis: Any = None, keepdims: bool = False, name: str | None = None) -> Tensor:
+    """The population standard deviation (divides by N), as tf.math.reduce_std."""
+    return R.std(input_tensor, axis, unbiased=False, keepdim=keepdims)
+
+
+def count_nonzero(input_tensor: Any = None, axis: Any = None, keepdims: bool | None = None, dtype: Any = int64,
+                  name: str | None = None, input: Any = None) -> Tensor:  # noqa: A002
+    """The number of non-zero entries over `axis` (all by default), of `dtype` (int64)."""
+    x = _as_tensor(input if input_tensor is None else input_tensor)
+    return _cast(R.sum(_cast(E.ne(x, 0), int64), axis, bool(keepdims)), get_dtype(dtype))
+
+
+def add_n(inputs: Sequence[Any], name: str | None = None) -> Tensor:
+    """The elementwise sum of a list of tensors of one shape."""
+    xs = list(inputs)
+    if not xs:
+        raise ValueError("add_n: inputs must be a non-empty list of tensors")
+    total = _as_tensor(xs[0])
+    for v in xs[1:]:
+        total = E.add(total, v)
+    return total if len(xs) > 1 else identity(total)
+
+
+def truediv(x: Any, y: Any, name: str | None = None) -> Tensor:
+    """x / y in floating point: int8/int16/uint8 become float32, int32/int64 float64 (as TF)."""
+    a, b = _as_tensor(x), y
+    if a.dtype.kind in "iu":
+        ft = "float64" if a.dtype.np.itemsize >= 4 else "float32"
+        a, b = _cast(a, get_dtype(ft)), _cast(_as_tensor(b), get_dtype(ft))
+    return E.div(a, b)
+
+
+def tensordot(a: Any, b: Any, axes: Any, name: str | None = None) -> Tensor:
+    """Sum over a's `axes[0]` and b's `axes[1]` (an int n: a's last n and b's first n)."""
+    a, b = _as_tensor(a), _as_tensor(b)
+    na, nb = len(a.shape), len(b.shape)
+    if isinstance(axes, int):
+        ax_a, ax_b = list(range(na - axes, na)), list(range(axes))
+    else:
+        ax_a, ax_b = ([axes[0]] if isinstance(axes[0], int) else list(axes[0]),
+                      [axes[1]] if isinstance(axes[1], int) else list(axes[1]))
+    ax_a = [normalize_axis(i, na, "tensordot") for i in ax_a]
+    ax_b = [normalize_axis(i, nb, "tensordot") for i in ax_b]
+    if len(ax_a) != len(ax_b) or na + nb > 52:
+        raise ValueError(f"tensordot: axes {axes} do not pair up the dimensions of {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}")
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    sa = list(letters[:na])
+    sb = list(letters[na:na + nb])
+    for i, j in zip(ax_a, ax_b):
+        sb[j] = sa[i]
+    out = [c for i, c in enumerate(sa) if i not in ax_a] + [c for j, c in enumerate(sb) if j not in ax_b]
+    return _einsum(f"{''.join(sa)},{''.join(sb)}->{''.join(out)}", a, b)
+
+
+def _binary_alias(fn: Any, tf_name: str) -> Any:
+    def alias(x: Any, y: Any, name: str | None = None) -> Tensor:
+        return fn(x, y)
+
+    alias.__name__ = alias.__qualname__ = tf_name
+    return alias
+
+
+def _unary_alias(fn: Any, tf_name: str) -> Any:
+    def alias(x: Any, name: str | None = None) -> Tensor:
+        return fn(x)
+
+    alias.__name__ = alias.__qualname__ = tf_name
+    return alias
+
+
+floor, ceil, sign, rsqrt, reciprocal, logical_not, log1p, expm1, sin, cos, erf = (
+    _unary_alias(f, n) for f, n in ((E.floor, "floor"), (E.ceil, "ceil"), (E.sign, "sign"), (E.rsqrt, "rsqrt"),
+                                    (E.reciprocal, "reciprocal"), (E.logical_not, "logical_not"),
+                                    (E.log1p, "log1p"), (E.expm1, "expm1"), (E.sin, "sin"), (E.cos, "cos"),
+                                    (E.erf, "erf")))
+round_ = _unary_alias(E.round, "round")  # half to even, as tf.round
+floordiv, mod, logical_and, logical_or, logical_xor = (
+    _binary_alias(f, n) for f, n in ((E.floor_divide, "floordiv"), (E.remainder, "mod"),
+                                     (E.logical_and, "logical_and"), (E.logical_or, "logical_or"),
+                                     (E.logical_xor, "logical_xor")))
+greater, greater_equal, less, less_equal, not_equal = (
+    _binary_alias(f, n) for f, n in ((E.gt, "greater"), (E.ge, "greater_equal"), (E.lt, "less"),
+                                     (E.le, "less_equal"), (E.ne, "not_equal")))
+floormod = mod
