@@ -686,3 +686,23 @@ def test_conv2d_im2col_matches_numpy(stride, padding, groups):
     arrays = [rng.standard_normal((3, 8, 13, 11)).astype(np.float32),
               rng.standard_normal((12, 8 // groups, 3, 3)).astype(np.float32)]
     np.testing.assert_allclose(llvm().compile(g).run(arrays)[0], numpy_run(g, arrays)[0], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("n", [1, 2, 17])
+def test_merged_row_reductions_keep_a_value_another_kernel_rereads(n):
+    """Two row reductions merged into one unit (a normalisation's forward and its gradient) keep
+    as a buffer the value that a third kernel broadcasts again: the gradient of x / sqrt(sum(x*x,
+    keepdims) + 1) once failed to compile (KeyError in the unit's buffer table)."""
+    from graphflow.autodiff import grad
+
+    x = inp("x", (n,), "float64")
+    y = ops.div(x, ops.sqrt(ops.add(ops.sum(ops.mul(x, x), keepdim=True), 1.0)))
+    (g,) = grad(None, [ops.sum(y)], [x])
+    graph = Graph([g, y], [x])
+    a = np.random.default_rng(n).standard_normal(n)
+    got = llvm().compile(graph).run([a])
+    want = numpy_run(graph, [a])
+    s = 1.0 + (a * a).sum()
+    np.testing.assert_allclose(want[0], 1 / np.sqrt(s) - a * a.sum() / s ** 1.5, rtol=1e-12)
+    for gv, wv in zip(got, want):
+        np.testing.assert_allclose(gv, wv, rtol=1e-12, atol=1e-15)

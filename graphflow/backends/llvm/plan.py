@@ -3,6 +3,7 @@ or one NumPy-reference callback each), and the buffers they read and write."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -330,7 +331,10 @@ def _reduce_unit(nodes: list[Node], needed: list[Node], reds: list[Node]) -> Uni
 
 def _merge_rows(units: list[Unit], users: dict[int, set[int]], output_ids: set[int]) -> list[Unit]:
     """Join consecutive row reductions over the same values (softmax's max, then its sum and
-    division) into one unit, so each row is read from memory once and stays in cache."""
+    division) into one unit, so each row is read from memory once and stays in cache. An output
+    of the first stays a buffer while a user outside the merged unit reads it, counting users
+    that the merged unit computes but another unit also recomputes (a cheap broadcast)."""
+    computed = Counter(n.id for u in units for n in u.nodes)
     out: list[Unit] = []
     for u in units:
         prev = out[-1] if out else None
@@ -338,9 +342,9 @@ def _merge_rows(units: list[Unit], users: dict[int, set[int]], output_ids: set[i
                 and prev.reds[0].inputs[0].shape == u.reds[0].inputs[0].shape
                 and reduced_axes(prev.reds[0]) == reduced_axes(u.reds[0])
                 and any(r.id in {o.id for o in prev.outputs} for r in u.reads())):
-            own = {n.id for n in prev.nodes} | {n.id for n in u.nodes}
+            here = Counter(n.id for n in prev.nodes) + Counter(n.id for n in u.nodes)
             keep = [o for o in prev.outputs if o.id in output_ids or o.op.name == "assign"
-                    or any(x not in own for x in users.get(o.id, ()))]
+                    or any(computed[x] > here[x] for x in users.get(o.id, ()))]
             out[-1] = Unit(REDUCE, prev.nodes + u.nodes, keep + u.outputs, reds=prev.reds + u.reds)
             continue
         out.append(u)
