@@ -84,8 +84,21 @@ def specialize(graph: Graph, bindings: dict[str, int]) -> Graph:
         else:
             type_ = infer_type(node.op, inputs, attrs, node.loc)
         new[node.id] = Node(node.op, inputs, attrs, type_, loc=node.loc, name=node.name)
-    # inputs the outputs do not read are not in graph.nodes: they stay as they are
-    return Graph([new[o.id] for o in graph.outputs], [new.get(i.id, i) for i in graph.inputs])
+    # inputs the outputs do not read are not in graph.nodes: only their types change (a fed value
+    # that binds a size the outputs use, checked against its specialised shape like any input)
+    return Graph([new[o.id] for o in graph.outputs], [new.get(i.id) or _unread_input(i, bindings)
+                                                      for i in graph.inputs])
+
+
+def _unread_input(node: Node, bindings: dict[str, int]) -> Node:
+    if not contains_symbol(tuple(node.shape)):
+        return node
+    try:
+        shape = substitute(tuple(node.shape), bindings)
+        attrs = _substitute_attrs(node.attrs, bindings)
+    except KeyError as exc:
+        raise _unbound(node, exc) from None
+    return Node(node.op, (), attrs, TensorType(node.dtype, shape), loc=node.loc, name=node.name)
 
 
 def _label(node: Node) -> str:

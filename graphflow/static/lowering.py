@@ -23,6 +23,7 @@ from graphflow.errors import GraphError
 from graphflow.ir.graph import Attrs, Graph, Node, TensorType
 from graphflow.ir.ops.source import VarRef
 from graphflow.ir.registry import get_op
+from graphflow.ir.shapes import is_concrete
 
 _EMPTY: dict = {}
 
@@ -159,6 +160,16 @@ def lower(targets: Sequence[Any], fed: Sequence[Node], control: dict[int, tuple[
                              f"{{{n.attrs['name']}: ...}} to Session.run{where}")
         else:
             new[n.id] = Node(n.op, tuple(new[i.id] for i in n.inputs), n.attrs, n.type, loc=n.loc, name=n.name)
+
+    for n in fed:  # a fed placeholder of unknown size that the targets never read still binds
+        # that size: a gradient that does not depend on x's values keeps x's batch dimension
+        if n.id not in new and n.op is input_op and not is_concrete(n.shape):
+            name = feed_name(n) if feed_name else (n.name or f"feed{n.id}")
+            node = Node(input_op, (), Attrs({"name": name, "dtype": n.dtype, "shape": tuple(n.shape)}),
+                        n.type, loc=n.loc, name=n.name)
+            plan.feeds.append(n)
+            feed_inputs.append(node)
+            new[n.id] = node
 
     outputs: list[Node] = []
     for t in targets:

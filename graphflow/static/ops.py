@@ -264,7 +264,35 @@ def cast(x: Any, dtype: Any, name: str | None = None) -> Tensor:
 
 
 def reshape(tensor: Any, shape: Any, name: str | None = None) -> Tensor:
-    return S.reshape(tensor, tuple(-1 if d is None else d for d in shape))
+    """tf.reshape; `shape` may hold (or be) tensors computed from `tf.shape(...)` and constants,
+    such as `[tf.shape(x)[0], -1]`: their values are known while the graph is built."""
+    return S.reshape(tensor, tuple(-1 if d is None else d for d in _static_shape(shape)))
+
+
+def _static_shape(shape: Any) -> list[Any]:
+    if isinstance(shape, Tensor):
+        return [_static_entry(shape, None)] if not shape.shape else list(_static_array(shape, None).reshape(-1))
+    return [_static_entry(d, k) if isinstance(d, Tensor) else d for k, d in enumerate(shape)]
+
+
+def _static_array(t: Tensor, k: int | None) -> np.ndarray:
+    from graphflow.static.shape_values import static_value
+
+    value = static_value(t.node)
+    if value is None:
+        where = "the shape" if k is None else f"entry {k} of the shape"
+        raise ShapeError(f"reshape: {where} is not known while the graph is built (it depends on fed values, or "
+                         f"is arithmetic an unknown size cannot express, such as s0 + 1); use sizes from "
+                         f"tf.shape(...), constants, products of them, or -1 for one inferred size")
+    return value
+
+
+def _static_entry(t: Tensor, k: int | None) -> Any:
+    value = _static_array(t, k)
+    if value.size != 1:
+        raise ShapeError(f"reshape: entry {k} of the shape must be a scalar, got shape {tuple(value.shape)}")
+    v = value.reshape(-1)[0]
+    return int(v) if isinstance(v, (int, np.integer)) else v
 
 
 def transpose(a: Any, perm: Any = None, name: str | None = None) -> Tensor:
