@@ -125,17 +125,21 @@ def lower(targets: Sequence[Any], fed: Sequence[Node], control: dict[int, tuple[
     snapshot: dict[VarRef, Node] = {}
     feed_inputs: list[Node] = []
     last_assign: dict[VarRef, Node] = {}
+
+    def add_feed(n: Node) -> None:
+        """A fed node becomes an input of the run's graph."""
+        name = feed_name(n) if feed_name else (n.name or f"feed{n.id}")
+        new[n.id] = node = Node(input_op, (), Attrs({"name": name, "dtype": n.dtype, "shape": tuple(n.shape)}),
+                                n.type, loc=n.loc, name=n.name)
+        plan.feeds.append(n)
+        feed_inputs.append(node)
+
     for item in order:
         if not isinstance(item, Node):
             continue
         n = item
         if n.id in fed_ids:
-            name = feed_name(n) if feed_name else (n.name or f"feed{n.id}")
-            node = Node(input_op, (), Attrs({"name": name, "dtype": n.dtype, "shape": tuple(n.shape)}),
-                        n.type, loc=n.loc, name=n.name)
-            plan.feeds.append(n)
-            feed_inputs.append(node)
-            new[n.id] = node
+            add_feed(n)
         elif n.op is variable_op:
             var = n.attrs["var"]
             a = ancestry[_key(n)].get(var)
@@ -164,12 +168,7 @@ def lower(targets: Sequence[Any], fed: Sequence[Node], control: dict[int, tuple[
     for n in fed:  # a fed placeholder of unknown size that the targets never read still binds
         # that size: a gradient that does not depend on x's values keeps x's batch dimension
         if n.id not in new and n.op is input_op and not is_concrete(n.shape):
-            name = feed_name(n) if feed_name else (n.name or f"feed{n.id}")
-            node = Node(input_op, (), Attrs({"name": name, "dtype": n.dtype, "shape": tuple(n.shape)}),
-                        n.type, loc=n.loc, name=n.name)
-            plan.feeds.append(n)
-            feed_inputs.append(node)
-            new[n.id] = node
+            add_feed(n)
 
     outputs: list[Node] = []
     for t in targets:

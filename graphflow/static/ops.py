@@ -466,16 +466,6 @@ def stop_gradient(input: Any, name: str | None = None) -> Tensor:  # noqa: A002
     return out
 
 
-def _anchored(x: Any, value: Any) -> Any:
-    """`value` (built from x's symbolic sizes, not from x) made to depend on x, so that a run
-    which feeds x binds those sizes: + the sum of an empty slice of x (0, no data read)."""
-    if all(isinstance(d, int) for d in x.shape):
-        return value
-    axis = next(i for i, d in enumerate(x.shape) if isinstance(d, Sym))
-    empty = _getitem(x, _axis_key(len(x.shape), axis, slice(0, 0)))
-    return E.add(value, _cast(R.sum(_cast(empty, float32)), value.dtype))
-
-
 def _dim_value(x: Any, axis: int, dtype: DType) -> Any:
     d = x.shape[axis]
     return R.count_of(x, (axis,), dtype) if isinstance(d, Sym) else constant(d, dtype=dtype)
@@ -488,13 +478,13 @@ def shape_(input: Any, out_type: Any = "int32", name: str | None = None) -> Tens
     dt = get_dtype(out_type)
     if all(isinstance(d, int) for d in x.shape):
         return constant(np.asarray(x.shape, dtype=dt.np).reshape(len(x.shape)), dtype=dt)
-    return _anchored(x, S.stack([_dim_value(x, i, dt) for i in range(len(x.shape))], 0))
+    return S.stack([_dim_value(x, i, dt) for i in range(len(x.shape))], 0)
 
 
 def size(input: Any, name: str | None = None, out_type: Any = "int32") -> Tensor:  # noqa: A002
     """The number of elements of `input` (a scalar)."""
     x = _as_tensor(input)
-    return _anchored(x, R.count_of(x, tuple(range(len(x.shape))), get_dtype(out_type)))
+    return R.count_of(x, tuple(range(len(x.shape))), get_dtype(out_type))
 
 
 def rank(input: Any, name: str | None = None) -> Tensor:  # noqa: A002
@@ -506,14 +496,14 @@ def zeros_like(tensor: Any, dtype: Any = None, name: str | None = None, optimize
     from graphflow.ir import builder as B
 
     x = _as_tensor(tensor)
-    return _anchored(x, B.full(x.shape, 0, get_dtype(dtype) if dtype is not None else x.dtype, like=x))
+    return B.full(x.shape, 0, get_dtype(dtype) if dtype is not None else x.dtype, like=x)
 
 
 def ones_like(tensor: Any, dtype: Any = None, name: str | None = None, optimize: bool = True) -> Tensor:
     from graphflow.ir import builder as B
 
     x = _as_tensor(tensor)
-    return _anchored(x, B.full(x.shape, 1, get_dtype(dtype) if dtype is not None else x.dtype, like=x))
+    return B.full(x.shape, 1, get_dtype(dtype) if dtype is not None else x.dtype, like=x)
 
 
 def split(value: Any, num_or_size_splits: Any, axis: int = 0, num: int | None = None,

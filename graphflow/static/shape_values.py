@@ -16,15 +16,6 @@ def _slice(node: Node, x: np.ndarray) -> np.ndarray:
     return node.op.reference([x], node.attrs)  # a NumPy view: works on object arrays
 
 
-def _empty_sum(node: Node) -> np.ndarray | None:
-    """A sum over no elements (the empty slice tf.shape adds to tie its value to the input's
-    graph) is zero whatever the data; other sums depend on it."""
-    shape = node.inputs[0].shape
-    if any(isinstance(d, int) and d == 0 for d in shape):
-        return np.zeros(tuple(node.shape), dtype=object)
-    return None
-
-
 def _binary(fn: Callable[[Any, Any], Any]) -> Callable[[Node, np.ndarray, np.ndarray], np.ndarray]:
     return lambda node, a, b: np.vectorize(fn, otypes=[object])(a, b)
 
@@ -52,8 +43,6 @@ def static_value(node: Node, depth: int = 64) -> np.ndarray | None:
         return np.array(node.attrs["expr"], dtype=object)
     if depth == 0:
         return None
-    if name == "reduce_sum":
-        return _empty_sum(node)
     rule = _RULES.get(name)
     if rule is None:
         return None
