@@ -19,7 +19,7 @@ from graphflow.ops.linalg import matmul
 from graphflow.ops.reductions import amax
 from graphflow.ops.reductions import sum as _sum
 from graphflow.ops.shape import transpose, unsqueeze
-from graphflow.ops.values import as_value, broadcast_to, cast, is_value, promote
+from graphflow.ops.values import as_values, broadcast_to, cast, promote
 
 __all__ = ["cdist", "cosine_similarity", "pairwise_distance"]
 
@@ -53,8 +53,7 @@ def _p_norm(diff: Any, p: float, axis: int, keepdim: bool = False) -> Any:
 
 
 def _floats(op: str, x1: Any, x2: Any) -> tuple[Any, Any]:
-    like = next((x for x in (x1, x2) if is_value(x)), None)
-    a, b = as_value(x1, like), as_value(x2, like)
+    a, b = as_values(x1, x2)
     for name, v in (("x1", a), ("x2", b)):
         if v.dtype.kind != "f":
             raise DTypeError(f"{op}: expects floating-point inputs, got {v.dtype.name} for {name} {fmt(v.shape)}")
@@ -109,8 +108,7 @@ def _euclid_mm(a: Any, b: Any) -> Any:
 def _float_pair(op: str, x1: Any, x2: Any) -> tuple[Any, Any]:
     """x1 and x2 as values of one floating dtype and one broadcast shape (ints become the default
     float); an error naming `op` when the shapes do not broadcast."""
-    like = next((x for x in (x1, x2) if is_value(x)), None)
-    a, b = as_value(x1, like), as_value(x2, like)
+    a, b = as_values(x1, x2)
     if a.dtype.kind != "f" and b.dtype.kind != "f":
         a, b = cast(a, default_float), cast(b, default_float)
     try:

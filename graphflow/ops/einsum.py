@@ -16,12 +16,11 @@ from typing import Any
 
 from graphflow.errors import ShapeError
 from graphflow.ir.bind import bind
-from graphflow.ir.dtypes import result_type
 from graphflow.ir.shapes import fmt
 from graphflow.ops.linalg import matmul
 from graphflow.ops.shape import permute, reshape
 from graphflow.ops.triangular import _diagonal
-from graphflow.ops.values import as_value, broadcast_to, cast, is_value
+from graphflow.ops.values import broadcast_to, joint_dtype
 
 __all__ = ["einsum"]
 
@@ -38,10 +37,7 @@ def einsum(equation: str, *operands: Any) -> Any:
         raise TypeError(f"einsum: the equation must be a string, got {type(equation).__name__}")
     if not operands:
         raise ValueError("einsum: needs at least one operand")
-    like = next((v for v in operands if is_value(v)), None)
-    values = [as_value(v, like) for v in operands]
-    dtype = result_type(*((v.dtype, 2) for v in values))
-    values = [cast(v, dtype) for v in values]
+    values = joint_dtype(*operands)
     specs, out_spec = _parse(equation, values)
     terms, sizes = _label(equation, specs, values, out_spec)
     output = _output_labels(equation, terms, out_spec)

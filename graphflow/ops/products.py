@@ -12,7 +12,7 @@ from graphflow.ir.symbolic import Sym
 from graphflow.ops.elementwise import add, mul
 from graphflow.ops.linalg import matmul
 from graphflow.ops.shape import reshape, transpose
-from graphflow.ops.values import as_value, cast, is_value, promote
+from graphflow.ops.values import as_values, cast, promote
 
 __all__ = ["addmm", "baddbmm", "addmv", "inner"]
 
@@ -21,11 +21,6 @@ def _check_rank(op: str, what: str, x: Any, rank: int) -> None:
     if len(x.shape) != rank:
         kind = {1: "a vector", 2: "a matrix", 3: "a 3-D tensor"}[rank]
         raise ShapeError(f"{op}: {what} must be {kind}, got a {len(x.shape)}-D tensor {fmt(x.shape)}")
-
-
-def _values(*xs: Any) -> list[Any]:
-    like = next((x for x in xs if is_value(x)), None)
-    return [as_value(x, like) for x in xs]
 
 
 def _add_scaled(op: str, input: Any, product: Any, beta: Any, alpha: Any) -> Any:  # noqa: A002
@@ -50,7 +45,7 @@ def _add_scaled(op: str, input: Any, product: Any, beta: Any, alpha: Any) -> Any
 
 def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1) -> Any:  # noqa: A002
     """beta * input + alpha * (mat1 @ mat2), mat1 (n, m), mat2 (m, p), input broadcast to (n, p)."""
-    x, a, b = _values(input, mat1, mat2)
+    x, a, b = as_values(input, mat1, mat2)
     _check_rank("addmm", "mat1", a, 2)
     _check_rank("addmm", "mat2", b, 2)
     if a.shape[1] != b.shape[0]:
@@ -62,7 +57,7 @@ def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1) ->
 def baddbmm(input: Any, batch1: Any, batch2: Any, *, beta: Any = 1, alpha: Any = 1) -> Any:  # noqa: A002
     """beta * input + alpha * (batch1 @ batch2) for batches (b, n, m) and (b, m, p); input
     broadcast to (b, n, p)."""
-    x, a, b = _values(input, batch1, batch2)
+    x, a, b = as_values(input, batch1, batch2)
     _check_rank("baddbmm", "batch1", a, 3)
     _check_rank("baddbmm", "batch2", b, 3)
     if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
@@ -73,7 +68,7 @@ def baddbmm(input: Any, batch1: Any, batch2: Any, *, beta: Any = 1, alpha: Any =
 
 def addmv(input: Any, mat: Any, vec: Any, *, beta: Any = 1, alpha: Any = 1) -> Any:  # noqa: A002
     """beta * input + alpha * (mat @ vec), mat (n, m), vec (m,), input broadcast to (n,)."""
-    x, a, v = _values(input, mat, vec)
+    x, a, v = as_values(input, mat, vec)
     _check_rank("addmv", "mat", a, 2)
     _check_rank("addmv", "vec", v, 1)
     if a.shape[1] != v.shape[0]:
@@ -85,7 +80,7 @@ def addmv(input: Any, mat: Any, vec: Any, *, beta: Any = 1, alpha: Any = 1) -> A
 def inner(input: Any, other: Any) -> Any:  # noqa: A002
     """Sum over the last dimension of both: shape input.shape[:-1] + other.shape[:-1]; a 0-d
     operand multiplies (torch.inner). One matmul of the flattened operands."""
-    a, b = _values(input, other)
+    a, b = as_values(input, other)
     if not a.shape or not b.shape:
         return mul(a, b)
     if a.shape[-1] != b.shape[-1]:

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from graphflow.ir.bind import bind
-from graphflow.ir.dtypes import result_type
 from graphflow.ir.shapes import check_shape, fmt, normalize_axes, normalize_axis
-from graphflow.ops.values import as_value, broadcast_to, cast, is_value
+from graphflow.ops.values import as_value, broadcast_to, joint_dtype
 
 __all__ = ["reshape", "view", "permute", "transpose", "t", "squeeze", "unsqueeze", "flatten",
            "expand", "broadcast_to", "repeat", "cat", "concat", "stack", "split", "chunk", "flip",
@@ -124,10 +123,7 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Any:
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expects a non-empty list of tensors")
-    like = next((v for v in tensors if is_value(v)), None)
-    values = [as_value(v, like) for v in tensors]
-    dtype = result_type(*((v.dtype, 2) for v in values))
-    values = [cast(v, dtype) for v in values]
+    values = joint_dtype(*tensors)
     # legacy PyTorch rule: 1-D empty tensors are skipped whatever the others' rank
     values = [v for v in values if not (tuple(v.shape) == (0,))] or values[:1]
     ranks = {len(v.shape) for v in values}

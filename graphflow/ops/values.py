@@ -42,6 +42,21 @@ def as_value(x: Any, like: Any = None, dtype: DType | None = None) -> Any:
     return literal(arr, like)
 
 
+def as_values(*xs: Any) -> list[Any]:
+    """Each of xs as a value of the kind of the first one that is a value (numbers and arrays
+    become literals beside it)."""
+    like = next((x for x in xs if is_value(x)), None)
+    return [as_value(x, like) for x in xs]
+
+
+def joint_dtype(*xs: Any) -> list[Any]:
+    """`as_values`, each cast to their joint dtype (PyTorch's promotion among tensors: ranks
+    do not matter), as concatenation and einsum need."""
+    values = as_values(*xs)
+    dtype = result_type(*((v.dtype, 2) for v in values))
+    return [cast(v, dtype) for v in values]
+
+
 def cast(x: Any, dtype: DType | str) -> Any:
     dtype = get_dtype(dtype)
     return x if x.dtype is dtype else bind("cast", x, dtype=dtype)
